@@ -3,6 +3,11 @@
 The relay (it ships in the Lambda), the CDK stacks, the Pulumi program, the CLI and the tests all
 read this module; nothing else spells a model id or a price. Plain frozen dataclasses keep the
 import cheap on a Lambda cold start.
+
+Facts were read on 2026-11-26 from the pages linked beside them. Bedrock region data comes from
+AWS's "Regional availability" page (one table per model: In-Region, Geo and Global columns per
+source Region); Anthropic ids, prices and lifecycle from platform.claude.com. Where a fact could not
+be read, the field says less rather than guessing (an empty tuple routes nowhere).
 """
 
 from __future__ import annotations
@@ -17,9 +22,13 @@ MILLION = Decimal(1_000_000)
 
 
 class Lifecycle(StrEnum):
+    """A model's state on Amazon Bedrock (AWS sets its own dates, apart from Anthropic's)."""
+
     ACTIVE = "active"
     LEGACY = "legacy"
     DEPRECATED = "deprecated"
+    # Past its end-of-life date: requests fail. AWS calls this End-of-Life (EOL).
+    RETIRED = "retired"
 
 
 class Geography(StrEnum):
@@ -36,9 +45,10 @@ class Geography(StrEnum):
 class Routing(StrEnum):
     """How the relay picks the Bedrock model id it invokes.
 
-    GLOBAL (the default) uses the global inference profile, the cheaper one. GEOGRAPHIC keeps data in
-    the geography of the Bedrock region (us/eu/apac/jp/au profile). IN_REGION calls the foundation
-    model in the Bedrock region itself, where the model is offered that way.
+    GLOBAL (the default) prefers the global inference profile, the cheaper one, and falls back to
+    the geographic profile for models without one. GEOGRAPHIC keeps data
+    in the geography of the Bedrock region (us/eu/apac/jp/au profile). IN_REGION calls the
+    foundation model in the Bedrock region itself, where the model is offered that way.
     """
 
     GLOBAL = "global"
@@ -64,7 +74,9 @@ class InferenceProfile:
 
     `source_regions` are the regions a caller may invoke the profile from; `destination_regions`
     the regions it may route a request to (the IAM policy must allow the foundation model in each).
-    The global profile routes to any commercial region, so its destinations are not listed.
+    Geographic destinations list every Bedrock region of the geography: a superset of where AWS
+    routes, since a missing grant fails requests and an extra one costs nothing. The global profile
+    routes to any commercial region, so its destinations are not listed.
     """
 
     geography: Geography
@@ -82,21 +94,33 @@ class Model:
 
     name: str
     anthropic_id: str
+    # From the 4.6 generation on, the dateless id is the canonical id and there is no other alias.
     alias: str
     bedrock_id: str
     vertex_id: str | None
     context_window: int
     max_output_tokens: int
     prices: Prices
+    # The state on Bedrock, the relay's backend; `lifecycle_source` is the page it was read from.
     lifecycle: Lifecycle
     inference_profiles: tuple[InferenceProfile, ...]
     # Regions where the foundation model is invocable directly (on-demand, no profile).
     bedrock_in_region: tuple[str, ...] = ()
     vertex_regions: tuple[str, ...] = ()
-    # Geographic/regional endpoints cost this fraction more than global ones (Sonnet 4.5 on).
+    # Geographic/regional endpoints (Bedrock geo profiles and in-region, Vertex regional) cost
+    # this fraction more than global ones: 10% from Sonnet 4.5 on, nothing for older models.
     regional_premium: Decimal = Decimal(0)
+    # Bedrock end-of-life date, once AWS has announced one (legacy or retired models).
     retirement: date | None = None
-    # Whether Bedrock's CountTokens API accepts this model.
+    # Bedrock promises no end-of-life before this date ("EOL no sooner than" on the model card).
+    eol_not_before: date | None = None
+    # When the Claude API (Anthropic's own platforms) stops or stopped serving the model.
+    anthropic_retirement: date | None = None
+    lifecycle_source: str = ""
+    # Whether bedrock-runtime CountTokens accepts this model. It takes the bare foundation-model
+    # id only: profile ids (global./us./...) are rejected with a ValidationException. Models
+    # launched as cross-region-only are not counted there; AWS points to Anthropic's
+    # count_tokens on the bedrock-mantle endpoint instead.
     bedrock_count_tokens: bool = False
     # Ids that clients send by mistake; accepted, answered with a warning header.
     misnamed_ids: tuple[str, ...] = ()
@@ -107,6 +131,11 @@ class Model:
     def vertex_base_model(self) -> str | None:
         """The `base_model` quota dimension on Vertex AI, e.g. `anthropic-claude-haiku-4-5`."""
         return f"anthropic-{self.vertex_id.split('@', 1)[0]}" if self.vertex_id else None
+
+    @property
+    def served(self) -> bool:
+        """Whether Bedrock still answers requests for the model (active or legacy)."""
+        return self.lifecycle in (Lifecycle.ACTIVE, Lifecycle.LEGACY)
 
     def profile(self, geography: Geography) -> InferenceProfile | None:
         return next((p for p in self.inference_profiles if p.geography is geography), None)
@@ -119,11 +148,106 @@ class Model:
         return profile
 
 
-_ANTHROPIC_PRICING = "https://docs.anthropic.com/en/docs/about-claude/pricing"
-_ANTHROPIC_MODELS = "https://docs.anthropic.com/en/docs/about-claude/models/overview"
-_BEDROCK_PROFILES = (
-    "https://docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-support.html"
+_ANTHROPIC_PRICING = "https://platform.claude.com/docs/en/about-claude/pricing"
+_ANTHROPIC_MODELS = "https://platform.claude.com/docs/en/about-claude/models/overview"
+_ANTHROPIC_DEPRECATIONS = "https://platform.claude.com/docs/en/about-claude/model-deprecations"
+# States that Sonnet 4.5 and later cost 10% more on regional than on global endpoints.
+_ANTHROPIC_BEDROCK = (
+    "https://platform.claude.com/docs/en/build-with-claude/claude-on-amazon-bedrock-legacy"
 )
+_ANTHROPIC_VERTEX = "https://platform.claude.com/docs/en/build-with-claude/claude-on-vertex-ai"
+_BEDROCK_REGIONS = (
+    "https://docs.aws.amazon.com/bedrock/latest/userguide/models-region-compatibility.html"
+)
+_BEDROCK_CARDS = "https://docs.aws.amazon.com/bedrock/latest/userguide/model-card-anthropic-"
+_BEDROCK_COUNT_TOKENS = "https://docs.aws.amazon.com/bedrock/latest/userguide/count-tokens.html"
+
+# Every Bedrock region of a geography: the destinations granted for its geographic profile.
+_US = ("us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "ca-west-1")
+_EU = (
+    "eu-central-1",
+    "eu-central-2",
+    "eu-north-1",
+    "eu-south-1",
+    "eu-south-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+)
+_JP = ("ap-northeast-1", "ap-northeast-3")
+_AU = ("ap-southeast-2", "ap-southeast-4", "ap-southeast-6")
+_DESTINATIONS = {Geography.US: _US, Geography.EU: _EU, Geography.JP: _JP, Geography.AU: _AU}
+
+# Source regions as the Regional availability tables list them (Global and Geo columns).
+# The global profile of every current Claude model is callable from the same 33 regions.
+_GLOBAL_SOURCES = (
+    *_US,
+    *_EU,
+    "ap-east-2",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ap-southeast-6",
+    "ap-southeast-7",
+    "il-central-1",
+    "me-central-1",
+    "me-south-1",
+    "af-south-1",
+    "sa-east-1",
+    "mx-central-1",
+)
+# Calgary (ca-west-1) is a Geo source for the 4.6 models only; Osaka only for Sonnet 4.6.
+_US_SOURCES_4_5 = _US[:5]
+_JP_TOKYO = _JP[:1]
+
+
+def _profiles(
+    *, global_sources: tuple[str, ...] = (), **geo_sources: tuple[str, ...]
+) -> tuple[InferenceProfile, ...]:
+    """The model's profiles: the global one, then one per geography keyword (us=, eu=, jp=, au=)."""
+    profiles = [
+        InferenceProfile(geography, sources, _DESTINATIONS[geography], _BEDROCK_REGIONS)
+        for geography, sources in ((Geography(k), v) for k, v in geo_sources.items())
+    ]
+    if global_sources:
+        profiles.insert(0, InferenceProfile(Geography.GLOBAL, global_sources, (), _BEDROCK_REGIONS))
+    return tuple(profiles)
+
+
+_HAIKU_4_5_PRICES = Prices(
+    input=Decimal("1"),
+    output=Decimal("5"),
+    cache_write_5m=Decimal("1.25"),
+    cache_write_1h=Decimal("2"),
+    cache_read=Decimal("0.10"),
+    source=_ANTHROPIC_PRICING,
+)
+# Sonnet 4, 4.5 and 4.6 share one price (Sonnet 4.5/4.6 prompts over 200K tokens cost more).
+_SONNET_PRICES = Prices(
+    input=Decimal("3"),
+    output=Decimal("15"),
+    cache_write_5m=Decimal("3.75"),
+    cache_write_1h=Decimal("6"),
+    cache_read=Decimal("0.30"),
+    source=_ANTHROPIC_PRICING,
+)
+# Opus 4.5 and 4.6 share one price; Opus 4.1 is on the older $15/$75 tier.
+_OPUS_PRICES = Prices(
+    input=Decimal("5"),
+    output=Decimal("25"),
+    cache_write_5m=Decimal("6.25"),
+    cache_write_1h=Decimal("10"),
+    cache_read=Decimal("0.50"),
+    source=_ANTHROPIC_PRICING,
+)
+_REGIONAL_PREMIUM = Decimal("0.10")
 
 HAIKU_4_5 = Model(
     name="Claude Haiku 4.5",
@@ -133,30 +257,220 @@ HAIKU_4_5 = Model(
     vertex_id="claude-haiku-4-5@20251001",
     context_window=200_000,
     max_output_tokens=64_000,
-    prices=Prices(
-        input=Decimal("1"),
-        output=Decimal("5"),
-        cache_write_5m=Decimal("1.25"),
-        cache_write_1h=Decimal("2"),
-        cache_read=Decimal("0.10"),
-        source=_ANTHROPIC_PRICING,
-    ),
+    prices=_HAIKU_4_5_PRICES,
+    # Active on Bedrock; Anthropic lists it as legacy since Haiku 5.5 shipped.
     lifecycle=Lifecycle.ACTIVE,
-    inference_profiles=(
-        InferenceProfile(
-            Geography.GLOBAL,
-            source_regions=("us-east-1", "us-east-2", "us-west-2", "eu-west-1", "ap-northeast-1"),
-            source=_BEDROCK_PROFILES,
-        ),
+    # No apac profile exists for Haiku 4.5: Taipei and Singapore reach it through global only.
+    inference_profiles=_profiles(
+        global_sources=_GLOBAL_SOURCES,
+        us=_US_SOURCES_4_5,
+        eu=_EU,
+        jp=_JP_TOKYO,
+        au=_AU,
     ),
-    regional_premium=Decimal("0.10"),
+    bedrock_in_region=("us-east-1", "eu-north-1", "eu-west-1", "ap-northeast-1", "ap-southeast-4"),
+    vertex_regions=("global",),
+    regional_premium=_REGIONAL_PREMIUM,
+    eol_not_before=date(2026, 10, 1),
+    lifecycle_source=f"{_BEDROCK_CARDS}haiku-4-5.html",
     bedrock_count_tokens=True,
+    # Guides print the announcement date; the snapshot is dated 2025-10-01.
     misnamed_ids=("claude-haiku-4-5-20251015",),
     docs=_ANTHROPIC_MODELS,
 )
 
-MODELS: tuple[Model, ...] = (HAIKU_4_5,)
+SONNET_4_5 = Model(
+    name="Claude Sonnet 4.5",
+    anthropic_id="claude-sonnet-4-5-20250929",
+    alias="claude-sonnet-4-5",
+    bedrock_id="anthropic.claude-sonnet-4-5-20250929-v1:0",
+    vertex_id="claude-sonnet-4-5@20250929",
+    context_window=200_000,
+    max_output_tokens=64_000,
+    prices=_SONNET_PRICES,
+    lifecycle=Lifecycle.ACTIVE,
+    inference_profiles=_profiles(
+        global_sources=_GLOBAL_SOURCES, us=_US_SOURCES_4_5, eu=_EU, jp=_JP_TOKYO, au=_AU
+    ),
+    vertex_regions=("global",),
+    regional_premium=_REGIONAL_PREMIUM,
+    # Deprecated on the Claude API; Bedrock keeps its own schedule.
+    anthropic_retirement=date(2026, 11, 30),
+    lifecycle_source=_BEDROCK_REGIONS,
+    docs=_ANTHROPIC_MODELS,
+)
+
+SONNET_4_6 = Model(
+    name="Claude Sonnet 4.6",
+    anthropic_id="claude-sonnet-4-6",
+    alias="claude-sonnet-4-6",
+    # The 4.6 Bedrock ids carry no date and (from Sonnet 4.6 on) no -v1 suffix.
+    bedrock_id="anthropic.claude-sonnet-4-6",
+    vertex_id="claude-sonnet-4-6",
+    context_window=200_000,
+    max_output_tokens=64_000,
+    prices=_SONNET_PRICES,
+    lifecycle=Lifecycle.ACTIVE,
+    inference_profiles=_profiles(global_sources=_GLOBAL_SOURCES, us=_US, eu=_EU, jp=_JP, au=_AU),
+    bedrock_in_region=("eu-west-2",),
+    vertex_regions=("global",),
+    regional_premium=_REGIONAL_PREMIUM,
+    lifecycle_source=_BEDROCK_REGIONS,
+    docs=_ANTHROPIC_MODELS,
+)
+
+OPUS_4_6 = Model(
+    name="Claude Opus 4.6",
+    anthropic_id="claude-opus-4-6",
+    alias="claude-opus-4-6",
+    bedrock_id="anthropic.claude-opus-4-6-v1",
+    vertex_id="claude-opus-4-6",
+    context_window=200_000,
+    max_output_tokens=128_000,
+    prices=_OPUS_PRICES,
+    lifecycle=Lifecycle.ACTIVE,
+    # AWS's table lists no Geo route from Tokyo or Osaka (Anthropic's Bedrock page says jp exists).
+    inference_profiles=_profiles(global_sources=_GLOBAL_SOURCES, us=_US, eu=_EU, au=_AU),
+    bedrock_in_region=("eu-west-2",),
+    vertex_regions=("global",),
+    regional_premium=_REGIONAL_PREMIUM,
+    lifecycle_source=_BEDROCK_REGIONS,
+    docs=_ANTHROPIC_MODELS,
+)
+
+OPUS_4_5 = Model(
+    name="Claude Opus 4.5",
+    anthropic_id="claude-opus-4-5-20251101",
+    alias="claude-opus-4-5",
+    bedrock_id="anthropic.claude-opus-4-5-20251101-v1:0",
+    vertex_id="claude-opus-4-5@20251101",
+    context_window=200_000,
+    max_output_tokens=64_000,
+    prices=_OPUS_PRICES,
+    lifecycle=Lifecycle.ACTIVE,
+    inference_profiles=_profiles(global_sources=_GLOBAL_SOURCES, us=_US_SOURCES_4_5, eu=_EU),
+    vertex_regions=("global",),
+    regional_premium=_REGIONAL_PREMIUM,
+    lifecycle_source=_BEDROCK_REGIONS,
+    # Some listings print the launch date (2025-11-24) in place of the snapshot date.
+    misnamed_ids=("claude-opus-4-5-20251124",),
+    docs=_ANTHROPIC_MODELS,
+)
+
+OPUS_4_1 = Model(
+    name="Claude Opus 4.1",
+    anthropic_id="claude-opus-4-1-20250805",
+    alias="claude-opus-4-1",
+    bedrock_id="anthropic.claude-opus-4-1-20250805-v1:0",
+    vertex_id="claude-opus-4-1@20250805",
+    context_window=200_000,
+    max_output_tokens=32_000,
+    prices=Prices(
+        input=Decimal("15"),
+        output=Decimal("75"),
+        cache_write_5m=Decimal("18.75"),
+        cache_write_1h=Decimal("30"),
+        cache_read=Decimal("1.50"),
+        source=_ANTHROPIC_PRICING,
+    ),
+    # Legacy on Bedrock (us profile only, no global); retired on the Claude API.
+    lifecycle=Lifecycle.LEGACY,
+    inference_profiles=_profiles(us=("us-east-1", "us-east-2", "us-west-2")),
+    retirement=date(2027, 1, 8),
+    lifecycle_source=_BEDROCK_REGIONS,
+    docs=_ANTHROPIC_MODELS,
+)
+
+# Past their Bedrock end of life: kept so their ids resolve to a clear error, routed nowhere.
+SONNET_4 = Model(
+    name="Claude Sonnet 4",
+    anthropic_id="claude-sonnet-4-20250514",
+    alias="claude-sonnet-4-0",
+    bedrock_id="anthropic.claude-sonnet-4-20250514-v1:0",
+    vertex_id="claude-sonnet-4@20250514",
+    context_window=200_000,
+    max_output_tokens=64_000,
+    prices=_SONNET_PRICES,
+    lifecycle=Lifecycle.RETIRED,
+    inference_profiles=(),
+    retirement=date(2026, 10, 14),
+    anthropic_retirement=date(2026, 6, 15),
+    lifecycle_source=_BEDROCK_REGIONS,
+    docs=_ANTHROPIC_DEPRECATIONS,
+)
+
+HAIKU_3_5 = Model(
+    name="Claude Haiku 3.5",
+    anthropic_id="claude-3-5-haiku-20241022",
+    alias="claude-3-5-haiku-latest",
+    bedrock_id="anthropic.claude-3-5-haiku-20241022-v1:0",
+    vertex_id="claude-3-5-haiku@20241022",
+    context_window=200_000,
+    max_output_tokens=8_192,
+    prices=Prices(
+        input=Decimal("0.80"),
+        output=Decimal("4"),
+        cache_write_5m=Decimal("1"),
+        cache_write_1h=Decimal("1.6"),
+        cache_read=Decimal("0.08"),
+        source=_ANTHROPIC_PRICING,
+    ),
+    lifecycle=Lifecycle.RETIRED,
+    inference_profiles=(),
+    retirement=date(2026, 6, 19),
+    anthropic_retirement=date(2026, 2, 19),
+    lifecycle_source=f"{_BEDROCK_CARDS}claude-3-5-haiku.html",
+    docs=_ANTHROPIC_DEPRECATIONS,
+)
+
+# The current Opus (Claude Code asks for it by default). Bedrock offers it through profiles only
+# (global, us, eu, jp, au per its model card), but the regions each profile is callable from were
+# not readable when this was written: it routes nowhere on Bedrock until they are filled in.
+OPUS_5_5 = Model(
+    name="Claude Opus 5.5",
+    anthropic_id="claude-opus-5-5",
+    alias="claude-opus-5-5",
+    bedrock_id="anthropic.claude-opus-5-5",
+    vertex_id="claude-opus-5-5",
+    context_window=1_000_000,
+    max_output_tokens=128_000,
+    prices=Prices(
+        input=Decimal("4"),
+        output=Decimal("20"),
+        # The documented 1.25x (5 minutes) and 2x (1 hour) cache-write multipliers of input.
+        cache_write_5m=Decimal("5"),
+        cache_write_1h=Decimal("8"),
+        cache_read=Decimal("0.20"),
+        source=_ANTHROPIC_PRICING,
+    ),
+    lifecycle=Lifecycle.ACTIVE,
+    inference_profiles=(),
+    vertex_regions=("global",),
+    regional_premium=_REGIONAL_PREMIUM,
+    eol_not_before=date(2027, 9, 22),
+    lifecycle_source=f"{_BEDROCK_CARDS}claude-opus-5-5.html",
+    docs=_ANTHROPIC_MODELS,
+)
+
+MODELS: tuple[Model, ...] = (
+    HAIKU_4_5,
+    SONNET_4_5,
+    SONNET_4_6,
+    OPUS_4_5,
+    OPUS_4_6,
+    OPUS_5_5,
+    OPUS_4_1,
+    SONNET_4,
+    HAIKU_3_5,
+)
 DEFAULT_MODEL = HAIKU_4_5
+
+# Sources not attached to a single model, for readers of this module.
+SOURCES = {
+    "regional_premium": _ANTHROPIC_BEDROCK,
+    "vertex_ids": _ANTHROPIC_VERTEX,
+    "count_tokens": _BEDROCK_COUNT_TOKENS,
+}
 
 
 class UnknownModelError(LookupError):
@@ -175,20 +489,28 @@ def _index(models: Iterable[Model]) -> dict[str, Resolved]:
     index: dict[str, Resolved] = {}
     for model in models:
         exact = Resolved(model)
-        for name in (model.anthropic_id, model.alias, model.bedrock_id, *model.extra_aliases):
-            index[name] = exact
+        names = (model.anthropic_id, model.alias, model.bedrock_id, *model.extra_aliases)
+        vertex = (model.vertex_id,) if model.vertex_id else ()
+        profiles = tuple(p.profile_id(model.bedrock_id) for p in model.inference_profiles)
+        for name in (*names, *vertex, *profiles):
+            _add(index, name, exact)
         for wrong in model.misnamed_ids:
-            index[wrong] = Resolved(
-                model, f"'{wrong}' is not a real model id; served as '{model.anthropic_id}'"
-            )
+            warning = f"'{wrong}' is not a real model id; served as '{model.anthropic_id}'"
+            _add(index, wrong, Resolved(model, warning))
     return index
+
+
+def _add(index: dict[str, Resolved], name: str, resolved: Resolved) -> None:
+    held = index.setdefault(name, resolved)
+    if held.model is not resolved.model:
+        raise ValueError(f"{name!r} names both {held.model.name} and {resolved.model.name}")
 
 
 _BY_NAME = _index(MODELS)
 
 
 def resolve(name: str) -> Resolved:
-    """Find a model by Anthropic id, alias, Bedrock id or a known misnamed id."""
+    """Find a model by Anthropic id, alias, Bedrock or Vertex id, profile id or misnamed id."""
     try:
         return _BY_NAME[name]
     except KeyError:

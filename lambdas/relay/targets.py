@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from relay.catalog import Geography, InferenceProfile, Model, Routing
+from relay.catalog import Geography, InferenceProfile, Lifecycle, Model, Routing
 
 # Which geographic profile a region belongs to, by its prefix. jp/au profiles exist for some
 # models only; where a model has one for the region, it is preferred to the wider apac profile.
@@ -21,6 +21,7 @@ _GEOGRAPHIES_BY_PREFIX: tuple[tuple[str, tuple[Geography, ...]], ...] = (
     ("ap-northeast-3", (Geography.JP, Geography.APAC)),
     ("ap-southeast-2", (Geography.AU, Geography.APAC)),
     ("ap-southeast-4", (Geography.AU, Geography.APAC)),
+    ("ap-southeast-6", (Geography.AU, Geography.APAC)),
     ("ap-", (Geography.APAC,)),
 )
 
@@ -46,7 +47,7 @@ class BedrockTarget:
     @property
     def premium(self) -> bool:
         """Geographic and in-region endpoints carry the model's regional premium."""
-        return self.routing is not Routing.GLOBAL
+        return self.profile is None or self.profile.geography is not Geography.GLOBAL
 
 
 def geographies_for(region: str) -> tuple[Geography, ...]:
@@ -59,6 +60,11 @@ def geographies_for(region: str) -> tuple[Geography, ...]:
 
 def bedrock_target(model: Model, region: str, routing: Routing) -> BedrockTarget:
     """The Bedrock id to invoke `model` from `region`, or NoRouteError saying why not."""
+    if model.lifecycle is Lifecycle.RETIRED:
+        ended = f" on {model.retirement.isoformat()}" if model.retirement else ""
+        raise NoRouteError(
+            f"{model.name} reached end of life on Bedrock{ended}; choose another model"
+        )
     if routing is Routing.IN_REGION:
         if region in model.bedrock_in_region:
             return BedrockTarget(model, region, routing, model.bedrock_id, None)
@@ -66,19 +72,38 @@ def bedrock_target(model: Model, region: str, routing: Routing) -> BedrockTarget
             f"{model.name} is not offered in-region in {region}; use routing 'global' or "
             f"'geographic', or one of: {', '.join(model.bedrock_in_region) or 'no region'}"
         )
-    candidates = (
-        (Geography.GLOBAL,) if routing is Routing.GLOBAL else geographies_for(region)
-    )
+    # GLOBAL is a preference: a model without a global profile (Opus 4.1) falls back to the
+    # region's geographic profile rather than being unavailable.
+    geographic = geographies_for(region)
+    candidates = (Geography.GLOBAL, *geographic) if routing is Routing.GLOBAL else geographic
     for geography in candidates:
         profile = model.profile_for_region(region, geography)
         if profile is not None:
             return BedrockTarget(
                 model, region, routing, profile.profile_id(model.bedrock_id), profile
             )
+    # Name every region the routing works from for this model, not only those of `region`'s
+    # geography: an operator choosing a Bedrock region needs the whole list.
     offered = sorted(
-        {r for p in model.inference_profiles if p.geography in candidates for r in p.source_regions}
+        {
+            r
+            for p in model.inference_profiles
+            if routing is Routing.GLOBAL or p.geography is not Geography.GLOBAL
+            for r in p.source_regions
+        }
     )
     raise NoRouteError(
         f"{model.name} has no {routing.value} inference profile callable from {region}; "
         f"regions that can: {', '.join(offered) or 'none'}"
     )
+
+
+def routes_from(model: Model, region: str) -> tuple[BedrockTarget, ...]:
+    """Every way `model` can be invoked from `region`, in the order of `Routing`."""
+    targets = []
+    for routing in Routing:
+        try:
+            targets.append(bedrock_target(model, region, routing))
+        except NoRouteError:
+            continue
+    return tuple(targets)

@@ -1,0 +1,39 @@
+"""USD cost of one request from its usage block and the catalog's prices."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from relay.catalog import MILLION, Model
+
+
+def _tokens(usage: Mapping[str, Any], key: str) -> int:
+    value = usage.get(key)
+    return value if isinstance(value, int) else 0
+
+
+def cost_usd(model: Model, usage: Mapping[str, Any], premium: bool) -> Decimal:
+    """Cost of the tokens in an Anthropic `usage` block; `premium` for regional endpoints.
+
+    Cache writes are priced by their TTL when the usage block splits them (`cache_creation`);
+    otherwise all cache writes are taken as 5-minute writes, the default TTL.
+    """
+    prices = model.prices
+    split = usage.get("cache_creation")
+    if isinstance(split, Mapping):
+        write_5m = _tokens(split, "ephemeral_5m_input_tokens")
+        write_1h = _tokens(split, "ephemeral_1h_input_tokens")
+    else:
+        write_5m, write_1h = _tokens(usage, "cache_creation_input_tokens"), 0
+    total = (
+        _tokens(usage, "input_tokens") * prices.input
+        + _tokens(usage, "output_tokens") * prices.output
+        + write_5m * prices.cache_write_5m
+        + write_1h * prices.cache_write_1h
+        + _tokens(usage, "cache_read_input_tokens") * prices.cache_read
+    ) / MILLION
+    if premium:
+        total *= 1 + model.regional_premium
+    return total

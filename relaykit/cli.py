@@ -1,0 +1,115 @@
+"""The `relaykit` console script: serve the relay, run the Bedrock simulator, the local quickstart.
+
+Exit codes: 0 on success, 1 with one line on stderr on failure, 2 for bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+from collections.abc import Sequence
+
+from relay.catalog import Routing
+from relay.settings import ConfigError
+
+DEFAULT_PORT = 8787
+SIMULATOR_PORT = 8788
+
+
+def new_key() -> str:
+    return f"sk-relay-{secrets.token_urlsafe(24)}"
+
+
+def _relay_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port to listen on")
+    parser.add_argument(
+        "--backend",
+        choices=("simulator", "bedrock"),
+        default="simulator",
+        help="the offline Bedrock simulator (default) or real Amazon Bedrock (needs credentials)",
+    )
+    parser.add_argument(
+        "--region", default="us-east-1", help="Bedrock region to call (default us-east-1)"
+    )
+    parser.add_argument(
+        "--routing",
+        type=Routing,
+        choices=list(Routing),
+        default=Routing.GLOBAL,
+        help="global inference profile (default), geographic profile, or in-region model",
+    )
+    parser.add_argument("--key", help="API key clients must send (default: a new random key)")
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="relaykit", description="Your own Claude endpoint: relay, simulator, local quickstart."
+    )
+    commands = root.add_subparsers(dest="command", required=True)
+
+    local = commands.add_parser(
+        "local", help="start the relay on localhost, call it with the anthropic SDK, keep serving"
+    )
+    _relay_options(local)
+    local.add_argument(
+        "--bedrock",
+        dest="backend",
+        action="store_const",
+        const="bedrock",
+        help="same as --backend bedrock: serve real Bedrock with your AWS credentials",
+    )
+    local.add_argument(
+        "--once", action="store_true", help="exit after the demo calls instead of serving"
+    )
+
+    serve = commands.add_parser("serve", help="serve the relay in the foreground")
+    _relay_options(serve)
+
+    simulator = commands.add_parser("simulator", help="serve the offline Bedrock simulator")
+    simulator.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    simulator.add_argument("--port", type=int, default=SIMULATOR_PORT, help="port to listen on")
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        if args.command == "local":
+            from relaykit.local import LocalOptions, run_local
+
+            run_local(
+                LocalOptions(
+                    host=args.host,
+                    port=args.port,
+                    backend=args.backend,
+                    region=args.region,
+                    routing=args.routing,
+                    key=args.key or new_key(),
+                    serve=not args.once,
+                )
+            )
+        elif args.command == "serve":
+            from relaykit.serve import serve
+
+            serve(args.host, args.port, args.backend, args.region, args.routing, args.key)
+        else:
+            from relaykit.simulator.server import serve as serve_simulator
+
+            print(f"Bedrock simulator on http://{args.host}:{args.port} (Ctrl-C to stop)")
+            serve_simulator(args.host, args.port)
+    except KeyboardInterrupt:
+        return 0
+    except (ConfigError, OSError, RuntimeError) as error:
+        print(f"relaykit: error: {error}", file=sys.stderr)
+        return 1
+    except Exception as error:
+        # The anthropic SDK's errors during the demo, and anything unforeseen: one line.
+        print(f"relaykit: error: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

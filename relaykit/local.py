@@ -1,0 +1,103 @@
+"""`relaykit local`: the quickstart's main job.
+
+Starts the relay on localhost in front of the simulator (or real Bedrock), sends one message and
+one streamed message through the official anthropic SDK, prints replies, usage and cost and the
+two lines that point any client at the relay, then keeps serving until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import anthropic
+from anthropic.types import Usage
+
+from relay.app import create_app
+from relay.catalog import DEFAULT_MODEL, Routing
+from relay.cost import cost_usd
+from relay.log import logger
+from relay.settings import Settings, key_digest
+from relay.targets import bedrock_target
+from relaykit.backends import bedrock_for
+from relaykit.threaded import ThreadedServer
+
+PROMPT = "In one sentence: what is this endpoint?"
+
+# print-like: takes end= and flush= too.
+Say = Callable[..., None]
+
+
+@dataclass(frozen=True)
+class LocalOptions:
+    host: str
+    port: int
+    backend: str
+    region: str
+    routing: Routing
+    key: str
+    serve: bool
+
+
+def run_local(options: LocalOptions, say: Say = print) -> None:
+    settings = Settings(
+        bedrock_region=options.region,
+        routing=options.routing,
+        key_digests=frozenset({key_digest(options.key)}),
+    )
+    with bedrock_for(options.backend, settings) as bedrock:
+        say(f"Bedrock: {bedrock.description}")
+        server = ThreadedServer(
+            create_app(settings, bedrock.backend),
+            host=options.host,
+            port=options.port,
+            name="relay",
+        )
+        with server:
+            say(f"Relay:   {server.url} (Anthropic Messages API)\n")
+            # The demo's own output says it all; access logs resume once it is done.
+            level = logger.log_level
+            logger.setLevel(logging.WARNING)
+            try:
+                demo(server.url, options, say)
+            finally:
+                logger.setLevel(level)
+            say("\nPoint any Anthropic client (SDKs, curl, Claude Code) at the relay:")
+            say(f"  export ANTHROPIC_BASE_URL={server.url}")
+            say(f"  export ANTHROPIC_API_KEY={options.key}")
+            if options.serve:
+                say("\nServing until Ctrl-C.")
+                try:
+                    server.wait()
+                except KeyboardInterrupt:
+                    say("\nStopped.")
+
+
+def demo(base_url: str, options: LocalOptions, say: Say) -> None:
+    """One message and one streamed message with the anthropic SDK, as any developer would."""
+    model = DEFAULT_MODEL
+    premium = bedrock_target(model, options.region, options.routing).premium
+    client = anthropic.Anthropic(base_url=base_url, api_key=options.key, max_retries=2)
+    messages: list[anthropic.types.MessageParam] = [{"role": "user", "content": PROMPT}]
+
+    reply = client.messages.create(model=model.alias, max_tokens=200, messages=messages)
+    text = "".join(block.text for block in reply.content if block.type == "text")
+    say(f"1. messages.create({model.alias}):\n   {text}")
+    say(f"   {_usage_line(reply.usage, cost_usd(model, reply.usage.model_dump(), premium))}")
+
+    say(f"2. messages.stream({model.alias}):\n   ", end="")
+    with client.messages.stream(model=model.alias, max_tokens=200, messages=messages) as stream:
+        for piece in stream.text_stream:
+            say(piece, end="", flush=True)
+        final = stream.get_final_message()
+    say("")
+    say(f"   {_usage_line(final.usage, cost_usd(model, final.usage.model_dump(), premium))}")
+
+
+def _usage_line(usage: Usage, cost: object) -> str:
+    cached = usage.cache_read_input_tokens or 0
+    return (
+        f"usage: {usage.input_tokens} input, {usage.output_tokens} output, {cached} cache-read "
+        f"tokens; cost ${cost:.6f}"
+    )

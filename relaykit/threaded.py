@@ -1,0 +1,95 @@
+"""An ASGI app under uvicorn in a daemon thread on a loopback port, for the CLI and tests."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from types import TracebackType
+
+import uvicorn
+from starlette.types import ASGIApp
+
+LOOPBACK = "127.0.0.1"
+_START_TIMEOUT = 10.0
+
+
+class ThreadedServer:
+    """Serves `app` on host:port (a free port when 0) while running; `url` says where."""
+
+    def __init__(self, app: ASGIApp, *, host: str = LOOPBACK, port: int = 0, name: str) -> None:
+        self.app = app
+        self.name = name
+        self._host = host
+        self._port = port
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._socket: socket.socket | None = None
+
+    @property
+    def port(self) -> int:
+        if self._socket is None:
+            raise RuntimeError(f"the {self.name} is not running")
+        port: int = self._socket.getsockname()[1]
+        return port
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._host}:{self.port}"
+
+    def start(self) -> ThreadedServer:
+        """Bind and serve; OSError (e.g. the port is taken) propagates with the port named."""
+        if self._thread is not None:
+            raise RuntimeError(f"the {self.name} is already running")
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((self._host, self._port))
+        except OSError as error:
+            sock.close()
+            raise OSError(
+                error.errno,
+                f"cannot serve the {self.name} on {self._host}:{self._port}: {error.strerror}",
+            ) from None
+        self._socket = sock
+        config = uvicorn.Config(
+            self.app, log_level="warning", access_log=False, timeout_graceful_shutdown=1
+        )
+        server = uvicorn.Server(config)
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name=self.name, daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + _START_TIMEOUT
+        while not server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the {self.name} did not start")
+            time.sleep(0.01)
+        return self
+
+    def wait(self) -> None:
+        """Block until the server stops (Ctrl-C in the main thread ends the wait)."""
+        while self._thread is not None and self._thread.is_alive():
+            self._thread.join(timeout=0.5)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=_START_TIMEOUT)
+        if self._socket is not None:
+            self._socket.close()
+        self._server = self._thread = self._socket = None
+
+    def __enter__(self) -> ThreadedServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()

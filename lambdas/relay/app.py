@@ -60,6 +60,8 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     return Starlette(
         routes=[
             Route("/health", handlers.health, methods=["GET"]),
+            # Clients (Claude Code) probe the base URL with HEAD / before their first call.
+            Route("/", handlers.health, methods=["GET", "HEAD"]),
             Route("/v1/messages", handlers.messages, methods=["POST"]),
             Route("/v1/messages/count_tokens", handlers.count_tokens, methods=["POST"]),
             Route("/v1/models", handlers.list_models, methods=["GET"]),

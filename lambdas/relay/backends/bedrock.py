@@ -56,6 +56,8 @@ _HINTS: dict[str, str] = {
 
 
 def bedrock_error(code: str, message: str, retry_after: int) -> ApiError:
+    # Exceptions inside an event stream arrive named as events (`throttlingException`).
+    code = code[:1].upper() + code[1:]
     kind = _ERRORS.get(code, ErrorType.API)
     headers = {"retry-after": str(retry_after)} if kind is ErrorType.RATE_LIMIT else {}
     text = f"Bedrock {code}: {message}{_HINTS.get(code, '')}"

@@ -6,6 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+
 from relay.catalog import (
     DEFAULT_MODEL,
     HAIKU_3_5,

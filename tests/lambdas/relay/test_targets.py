@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from relay.catalog import (
     HAIKU_4_5,
     OPUS_4_1,

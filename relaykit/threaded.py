@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from types import TracebackType
+from typing import Self
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -34,10 +35,14 @@ class ThreadedServer:
         return port
 
     @property
+    def running(self) -> bool:
+        return self._socket is not None
+
+    @property
     def url(self) -> str:
         return f"http://{self._host}:{self.port}"
 
-    def start(self) -> ThreadedServer:
+    def start(self) -> Self:
         """Bind and serve; OSError (e.g. the port is taken) propagates with the port named."""
         if self._thread is not None:
             raise RuntimeError(f"the {self.name} is already running")
@@ -83,7 +88,7 @@ class ThreadedServer:
             self._socket.close()
         self._server = self._thread = self._socket = None
 
-    def __enter__(self) -> ThreadedServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(

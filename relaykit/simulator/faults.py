@@ -1,0 +1,109 @@
+"""Faults: injected on demand for the next requests, or drawn at the configured rates.
+
+A fault named in `inject` waits in a queue and fails the next model request it applies to: an
+up-front fault applies to any operation, a `mid_stream*` fault only to a stream (it waits for
+one). With the queue empty, the configured rates decide, from a RNG seeded by the config.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from relaykit.simulator.config import SimulatorConfig
+from relaykit.simulator.errors import ErrorType
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    error: ErrorType
+    mid_stream: bool = False
+
+
+FAULTS: dict[str, Fault] = {
+    fault.name: fault
+    for fault in (
+        Fault("throttling", ErrorType.THROTTLING),
+        Fault("internal", ErrorType.INTERNAL_SERVER),
+        Fault("unavailable", ErrorType.SERVICE_UNAVAILABLE),
+        Fault("timeout", ErrorType.MODEL_TIMEOUT),
+        Fault("model_not_ready", ErrorType.MODEL_NOT_READY),
+        Fault("model_error", ErrorType.MODEL_ERROR),
+        Fault("access_denied", ErrorType.ACCESS_DENIED),
+        Fault("not_found", ErrorType.RESOURCE_NOT_FOUND),
+        Fault("quota", ErrorType.SERVICE_QUOTA_EXCEEDED),
+        Fault("validation", ErrorType.VALIDATION),
+        Fault("mid_stream", ErrorType.MODEL_STREAM_ERROR, mid_stream=True),
+        Fault("mid_stream_throttling", ErrorType.THROTTLING, mid_stream=True),
+        Fault("mid_stream_internal", ErrorType.INTERNAL_SERVER, mid_stream=True),
+        Fault("mid_stream_unavailable", ErrorType.SERVICE_UNAVAILABLE, mid_stream=True),
+        Fault("mid_stream_timeout", ErrorType.MODEL_TIMEOUT, mid_stream=True),
+        Fault("mid_stream_validation", ErrorType.VALIDATION, mid_stream=True),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """The faults one request meets: one before it starts, or one in the middle of its stream."""
+
+    upfront: ErrorType | None = None
+    mid_stream: ErrorType | None = None
+
+
+class FaultPlan:
+    """The queue of injected faults and the seeded draws; safe to use from several threads."""
+
+    def __init__(self, config: SimulatorConfig) -> None:
+        self._config = config
+        self._lock = threading.Lock()
+        self._queue: deque[Fault] = deque()
+        # Repeatable faults, not secrets: a seeded PRNG is the point.
+        self._rng = random.Random(config.seed)  # noqa: S311
+
+    def inject(self, names: Iterable[str]) -> None:
+        """Queue faults by name; raises ValueError naming the first unknown one."""
+        faults = []
+        for name in names:
+            if name not in FAULTS:
+                raise ValueError(f"unknown fault {name!r}; known: {', '.join(sorted(FAULTS))}")
+            faults.append(FAULTS[name])
+        with self._lock:
+            self._queue.extend(faults)
+
+    def pending(self) -> list[str]:
+        with self._lock:
+            return [fault.name for fault in self._queue]
+
+    def reset(self) -> None:
+        with self._lock:
+            self._queue.clear()
+            self._rng = random.Random(self._config.seed)  # noqa: S311
+
+    def draw(self, *, streaming: bool) -> Drawn:
+        """The faults of the next request (streaming: an InvokeModelWithResponseStream)."""
+        with self._lock:
+            queued = next((f for f in self._queue if streaming or not f.mid_stream), None)
+            if queued is not None:
+                self._queue.remove(queued)
+                return Drawn(mid_stream=queued.error) if queued.mid_stream else Drawn(queued.error)
+            return self._draw_at_rates(streaming)
+
+    def _draw_at_rates(self, streaming: bool) -> Drawn:
+        config = self._config
+        roll = self._rng.random()
+        for rate, error in (
+            (config.throttle_rate, ErrorType.THROTTLING),
+            (config.server_error_rate, ErrorType.INTERNAL_SERVER),
+            (config.timeout_rate, ErrorType.MODEL_TIMEOUT),
+        ):
+            if roll < rate:
+                return Drawn(error)
+            roll -= rate
+        if streaming and self._rng.random() < config.mid_stream_error_rate:
+            return Drawn(mid_stream=ErrorType.MODEL_STREAM_ERROR)
+        return Drawn()

@@ -1,0 +1,260 @@
+"""Validation of the InvokeModel body, the way Bedrock's Anthropic schema check reports it.
+
+Bedrock checks the body against a JSON schema before the model sees it and answers
+`ValidationException: Malformed input request: #: extraneous key [x] is not permitted, please
+reformat your input and try again.` Checks the model itself makes (max_tokens against the
+model's limit, thinking budget, tool_choice naming a tool) come back with Anthropic's wording.
+
+Top-level fields: those the Bedrock documentation lists for Claude (anthropic_version,
+anthropic_beta, max_tokens, system, messages, temperature, top_p, top_k, tools, tool_choice,
+stop_sequences) plus thinking and metadata. Fields that belong to a beta feature are accepted
+only when a matching `anthropic_beta` flag is sent (conservative: a relay that forwards them
+without the flag fails here as it may on Bedrock). Anything else (`model`, `stream`,
+`service_tier`, `container`, `mcp_servers`, ...) is rejected as extraneous.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from relay.catalog import Model
+from relaykit.simulator.errors import BedrockError
+
+ANTHROPIC_VERSION = "bedrock-2023-05-31"
+# The anthropic SDK's AnthropicBedrock (2.x) sends its own dated API version instead of the
+# Bedrock one; accepted as the SDK evidently relies on it. Any other value is rejected.
+_DATED_VERSION = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+BASE_FIELDS = frozenset(
+    {
+        "anthropic_version",
+        "anthropic_beta",
+        "max_tokens",
+        "messages",
+        "system",
+        "temperature",
+        "top_p",
+        "top_k",
+        "stop_sequences",
+        "tools",
+        "tool_choice",
+        "thinking",
+        "metadata",
+    }
+)
+
+# Field -> prefixes of the beta flags that unlock it (flags are dated: `context-management-...`).
+BETA_FIELDS: dict[str, tuple[str, ...]] = {
+    "context_management": ("context-management-",),
+    "output_config": ("effort-", "structured-outputs-"),
+    "output_format": ("structured-outputs-",),
+}
+
+MIN_THINKING_BUDGET = 1024
+_ROLES = ("user", "assistant")
+_TOOL_CHOICES = ("auto", "any", "tool", "none")
+_THINKING_TYPES = ("enabled", "disabled", "adaptive")
+
+
+@dataclass(frozen=True)
+class InvokeRequest:
+    """A validated InvokeModel body, with the catalog model it was sent to."""
+
+    model: Model
+    body: dict[str, Any]
+    max_tokens: int
+    messages: list[dict[str, Any]]
+    tools: list[dict[str, Any]]
+    tool_choice: dict[str, Any]
+    thinking: bool
+    stop_sequences: list[str]
+    betas: list[str]
+
+
+def _malformed(violations: list[str]) -> BedrockError:
+    return BedrockError.validation(
+        f"Malformed input request: {''.join(violations)}, please reformat your input and try again."
+    )
+
+
+_TYPE_NAMES: dict[type, str] = {
+    bool: "Boolean",
+    int: "Integer",
+    float: "Number",
+    str: "String",
+    list: "JSONArray",
+    dict: "JSONObject",
+}
+
+
+def _type_name(value: Any) -> str:
+    return _TYPE_NAMES.get(type(value), "Null")
+
+
+def _expect(violations: list[str], path: str, value: Any, kind: type | tuple[type, ...]) -> bool:
+    wanted = kind if isinstance(kind, tuple) else (kind,)
+    # JSON booleans are not numbers, though Python's bool is an int.
+    ok = isinstance(value, wanted) and not (isinstance(value, bool) and bool not in wanted)
+    if not ok:
+        expected = "|".join(_TYPE_NAMES[k] for k in wanted)
+        violations.append(f"#/{path}: expected type: {expected}, found: {_type_name(value)}")
+    return ok
+
+
+def _check_messages(violations: list[str], messages: Any) -> None:
+    if not _expect(violations, "messages", messages, list):
+        return
+    if not messages:
+        violations.append("#/messages: expected minimum item count: 1, found: 0")
+    for i, message in enumerate(messages):
+        if not _expect(violations, f"messages/{i}", message, dict):
+            continue
+        if message.get("role") not in _ROLES:
+            violations.append(
+                f"#/messages/{i}/role: {message.get('role')} is not a valid enum value"
+            )
+        content = message.get("content")
+        if content is None:
+            violations.append(f"#/messages/{i}: required key [content] not found")
+        elif _expect(violations, f"messages/{i}/content", content, (str, list)) and isinstance(
+            content, list
+        ):
+            for j, block in enumerate(content):
+                path = f"messages/{i}/content/{j}"
+                if _expect(violations, path, block, dict) and not isinstance(
+                    block.get("type"), str
+                ):
+                    violations.append(f"#/{path}: required key [type] not found")
+
+
+def _check_schema(body: dict[str, Any]) -> list[str]:
+    violations: list[str] = []
+    betas = body.get("anthropic_beta", [])
+    flags = [b for b in betas if isinstance(b, str)] if isinstance(betas, list) else []
+    for key in body:
+        if key in BASE_FIELDS:
+            continue
+        prefixes = BETA_FIELDS.get(key, ())
+        if not prefixes or not any(flag.startswith(prefixes) for flag in flags):
+            violations.append(f"#: extraneous key [{key}] is not permitted")
+    for key in ("anthropic_version", "max_tokens", "messages"):
+        if key not in body:
+            violations.append(f"#: required key [{key}] not found")
+    version = body.get("anthropic_version")
+    if version is not None and not (
+        version == ANTHROPIC_VERSION
+        or (isinstance(version, str) and _DATED_VERSION.fullmatch(version))
+    ):
+        violations.append(f"#/anthropic_version: {version} is not a valid enum value")
+    if "anthropic_beta" in body and _expect(violations, "anthropic_beta", betas, list):
+        for i, flag in enumerate(betas):
+            _expect(violations, f"anthropic_beta/{i}", flag, str)
+    max_tokens: Any = body.get("max_tokens")
+    if (
+        "max_tokens" in body
+        and _expect(violations, "max_tokens", max_tokens, int)
+        and max_tokens < 1
+    ):
+        violations.append(f"#/max_tokens: {max_tokens} is not greater or equal to 1")
+    if "messages" in body:
+        _check_messages(violations, body["messages"])
+    if "system" in body:
+        _expect(violations, "system", body["system"], (str, list))
+    for key in ("temperature", "top_p"):
+        value: Any = body.get(key)
+        if key in body and _expect(violations, key, value, (int, float)) and not 0 <= value <= 1:
+            violations.append(f"#/{key}: {value} is not between 0 and 1")
+    if "top_k" in body:
+        _expect(violations, "top_k", body["top_k"], int)
+    if "stop_sequences" in body and _expect(
+        violations, "stop_sequences", body["stop_sequences"], list
+    ):
+        for i, stop in enumerate(body["stop_sequences"]):
+            _expect(violations, f"stop_sequences/{i}", stop, str)
+    if "tools" in body and _expect(violations, "tools", body["tools"], list):
+        for i, tool in enumerate(body["tools"]):
+            if _expect(violations, f"tools/{i}", tool, dict) and not isinstance(
+                tool.get("name"), str
+            ):
+                violations.append(f"#/tools/{i}: required key [name] not found")
+    for key in ("tool_choice", "thinking", "metadata"):
+        if key in body:
+            _expect(violations, key, body[key], dict)
+    choice = body.get("tool_choice")
+    if isinstance(choice, dict) and choice.get("type") not in _TOOL_CHOICES:
+        violations.append(f"#/tool_choice/type: {choice.get('type')} is not a valid enum value")
+    thinking = body.get("thinking")
+    if isinstance(thinking, dict) and thinking.get("type") not in _THINKING_TYPES:
+        violations.append(f"#/thinking/type: {thinking.get('type')} is not a valid enum value")
+    return violations
+
+
+def _check_semantics(body: dict[str, Any], model: Model) -> None:
+    """The checks the model makes; raised one at a time, as the Messages API does."""
+    max_tokens: int = body["max_tokens"]
+    if max_tokens > model.max_output_tokens:
+        raise BedrockError.validation(
+            f"max_tokens: {max_tokens} > {model.max_output_tokens}, which is the maximum allowed "
+            f"number of output tokens for {model.anthropic_id}"
+        )
+    tools = body.get("tools", [])
+    choice = body.get("tool_choice", {})
+    if choice.get("type") == "tool":
+        name = choice.get("name")
+        if name not in {tool["name"] for tool in tools}:
+            raise BedrockError.validation(f"tool_choice: tool '{name}' not found in tools")
+    if choice and not tools and choice.get("type") in ("any", "tool"):
+        raise BedrockError.validation("tool_choice may only be specified while providing tools.")
+    thinking = body.get("thinking", {})
+    if thinking.get("type") == "enabled":
+        budget = thinking.get("budget_tokens")
+        if not isinstance(budget, int) or isinstance(budget, bool) or budget < MIN_THINKING_BUDGET:
+            raise BedrockError.validation(
+                f"thinking.enabled.budget_tokens: Input should be greater than or equal to "
+                f"{MIN_THINKING_BUDGET}"
+            )
+        if budget >= max_tokens:
+            raise BedrockError.validation(
+                "`max_tokens` must be greater than `thinking.budget_tokens`."
+            )
+    if thinking.get("type") in ("enabled", "adaptive") and choice.get("type") in ("any", "tool"):
+        raise BedrockError.validation(
+            "Thinking may not be enabled when tool_choice forces tool use."
+        )
+
+
+def parse_body(raw: bytes) -> dict[str, Any]:
+    """The JSON object of a request body, or Bedrock's error for one that is not JSON."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    if not isinstance(body, dict):
+        raise BedrockError.validation(
+            "Malformed input request, please reformat your input and try again."
+        )
+    return body
+
+
+def parse_invoke_body(raw: bytes, model: Model) -> InvokeRequest:
+    """Validate an InvokeModel body for `model`; raises BedrockError (ValidationException)."""
+    body = parse_body(raw)
+    violations = _check_schema(body)
+    if violations:
+        raise _malformed(violations)
+    _check_semantics(body, model)
+    thinking = body.get("thinking", {})
+    return InvokeRequest(
+        model=model,
+        body=body,
+        max_tokens=body["max_tokens"],
+        messages=body["messages"],
+        tools=body.get("tools", []),
+        tool_choice=body.get("tool_choice", {"type": "auto"}),
+        thinking=thinking.get("type") in ("enabled", "adaptive"),
+        stop_sequences=body.get("stop_sequences", []),
+        betas=body.get("anthropic_beta", []),
+    )

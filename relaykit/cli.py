@@ -67,6 +67,8 @@ def parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the relay in the foreground")
     _relay_options(serve)
 
+    commands.add_parser("models", help="list the model catalog: ids, lifecycle, profiles, prices")
+
     simulator = commands.add_parser("simulator", help="serve the offline Bedrock simulator")
     simulator.add_argument("--host", default="127.0.0.1", help="address to listen on")
     simulator.add_argument("--port", type=int, default=SIMULATOR_PORT, help="port to listen on")
@@ -94,6 +96,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from relaykit.serve import serve
 
             serve(args.host, args.port, args.backend, args.region, args.routing, args.key)
+        elif args.command == "models":
+            from relaykit.models import table
+
+            print(table())
         else:
             from relaykit.simulator.server import serve as serve_simulator
 

@@ -52,10 +52,8 @@ class ThreadedServer:
             sock.bind((self._host, self._port))
         except OSError as error:
             sock.close()
-            raise OSError(
-                error.errno,
-                f"cannot serve the {self.name} on {self._host}:{self._port}: {error.strerror}",
-            ) from None
+            message = f"cannot serve the {self.name} on {self._host}:{self._port}: {error.strerror}"
+            raise OSError(message) from None
         self._socket = sock
         config = uvicorn.Config(
             self.app, log_level="warning", access_log=False, timeout_graceful_shutdown=1

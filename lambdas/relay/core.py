@@ -106,14 +106,7 @@ def plan_message(
             "thinking.budget_tokens: must be less than max_tokens", "thinking_budget"
         )
     assert isinstance(body, dict)  # parse() accepted it
-    prepared = prepare(body, beta_headers, settings.extra_betas)
-    return Plan(
-        target,
-        Call(target.model_id, prepared.body, count_model_id=model.bedrock_id),
-        request.stream,
-        warning,
-        prepared.dropped,
-    )
+    return _plan(target, warning, body, beta_headers, settings, stream=request.stream)
 
 
 def plan_count(
@@ -131,14 +124,22 @@ def plan_count(
         )
     assert isinstance(body, dict)
     # CountTokens takes an InvokeModel body, which needs max_tokens; it does not change the count.
-    prepared = prepare({**body, "max_tokens": model.max_output_tokens}, beta_headers)
-    return Plan(
-        target,
-        Call(target.model_id, prepared.body, count_model_id=model.bedrock_id),
-        False,
-        warning,
-        prepared.dropped,
-    )
+    body = {**body, "max_tokens": model.max_output_tokens}
+    return _plan(target, warning, body, beta_headers, settings, stream=False)
+
+
+def _plan(
+    target: BedrockTarget,
+    warning: str | None,
+    body: dict[str, Any],
+    beta_headers: Iterable[str],
+    settings: Settings,
+    *,
+    stream: bool,
+) -> Plan:
+    prepared = prepare(body, beta_headers, settings.extra_betas)
+    call = Call(target.model_id, prepared.body, count_model_id=target.model.bedrock_id)
+    return Plan(target, call, stream, warning, prepared.dropped)
 
 
 def present_message(message: dict[str, Any], model: Model) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
@@ -13,7 +14,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from relay import sse
 from relay.auth import authenticate
-from relay.backends.base import Backend, Metrics, Stream
+from relay.backends.base import Backend, Event, Metrics, Stream
 from relay.core import (
     Plan,
     Routes,
@@ -29,6 +30,16 @@ from relay.core import (
 from relay.cost import cost_usd
 from relay.errors import ApiError, ErrorType, invalid_request
 from relay.settings import Settings
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """The outcome of one Messages call: a message, or (streamed) its events."""
+
+    plan: Plan
+    headers: dict[str, str]
+    message: dict[str, Any] | None = None
+    events: AsyncIterator[Event] | None = None
 
 
 class Handlers:
@@ -52,27 +63,37 @@ class Handlers:
 
     async def count_tokens(self, request: Request) -> Response:
         authenticate(request.headers, self.settings)
-        plan = plan_count(await self._json(request), _betas(request), self.settings, self.routes)
+        body = await self.read_json(request)
+        plan = plan_count(body, _betas(request), self.settings, self.routes)
         _note(request, plan)
         tokens = await run_in_threadpool(self.backend.count_tokens, plan.call)
         return JSONResponse({"input_tokens": tokens}, headers=_headers(plan))
 
     async def messages(self, request: Request) -> Response:
         authenticate(request.headers, self.settings)
-        plan = plan_message(await self._json(request), _betas(request), self.settings, self.routes)
+        exchange = await self.exchange(request, await self.read_json(request))
+        if exchange.events is not None:
+            return StreamingResponse(
+                sse.encode_stream(exchange.events),
+                media_type="text/event-stream",
+                headers={**exchange.headers, "cache-control": "no-cache"},
+            )
+        return JSONResponse(exchange.message, headers=exchange.headers)
+
+    async def exchange(self, request: Request, body: object) -> Exchange:
+        """One Messages call, plain or streamed, metered and logged: the seam every API shape
+        (Anthropic's, OpenAI's) goes through. `body` is an Anthropic Messages request."""
+        plan = plan_message(body, _betas(request), self.settings, self.routes)
         _note(request, plan)
         if plan.stream:
             stream = await run_in_threadpool(self.backend.stream, plan.call)
-            return StreamingResponse(
-                self._sse(request, plan, stream),
-                media_type="text/event-stream",
-                headers={**_headers(plan), "cache-control": "no-cache"},
-            )
+            return Exchange(plan, _headers(plan), events=self._events(request, plan, stream))
         message, metrics = await run_in_threadpool(self.backend.invoke, plan.call)
         _record(request, plan, message.get("usage") or {}, metrics)
-        return JSONResponse(present_message(message, plan.model), headers=_headers(plan))
+        return Exchange(plan, _headers(plan), message=present_message(message, plan.model))
 
-    async def _sse(self, request: Request, plan: Plan, stream: Stream) -> AsyncIterator[bytes]:
+    async def _events(self, request: Request, plan: Plan, stream: Stream) -> AsyncIterator[Event]:
+        """The stream's events as the client sees them; a failure becomes a final error event."""
         started = time.perf_counter()
         usage: dict[str, Any] = {}
         facts = request.state.facts
@@ -81,17 +102,15 @@ class Handlers:
                 add_usage(usage, event)
                 if "ttft_ms" not in facts and event.get("type") == "content_block_delta":
                     facts["ttft_ms"] = round((time.perf_counter() - started) * 1000, 1)
-                yield sse.encode(present_event(event, plan.model))
-                if event.get("type") == "message_start":
-                    yield sse.PING
+                yield present_event(event, plan.model)
         except ApiError as error:
             facts["error"] = error.code
-            yield sse.encode_error(error)
+            yield error.payload()
         finally:
             stream.close()
             _record(request, plan, usage, stream.metrics)
 
-    async def _json(self, request: Request) -> object:
+    async def read_json(self, request: Request) -> object:
         limit = self.settings.max_body_bytes
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:

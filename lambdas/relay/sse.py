@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from typing import Any
-
-from relay.errors import ApiError
 
 PING = b'event: ping\ndata: {"type":"ping"}\n\n'
 
@@ -16,6 +15,9 @@ def encode(event: dict[str, Any]) -> bytes:
     return f"event: {event['type']}\ndata: {data}\n\n".encode()
 
 
-def encode_error(error: ApiError) -> bytes:
-    """The `error` event that ends a stream which failed after it started."""
-    return encode(error.payload())
+async def encode_stream(events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
+    """A whole stream; like Anthropic's, it pings once right after `message_start`."""
+    async for event in events:
+        yield encode(event)
+        if event.get("type") == "message_start":
+            yield PING

@@ -1,0 +1,1 @@
+"""Pulumi policy packs the kit ships."""

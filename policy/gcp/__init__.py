@@ -1,0 +1,1 @@
+"""The GCP policy pack: guard rails for the Claude on Vertex AI stack (and any other)."""

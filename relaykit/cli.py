@@ -6,7 +6,6 @@ Exit codes: 0 on success, 1 with one line on stderr on failure, 2 for bad argume
 from __future__ import annotations
 
 import argparse
-import secrets
 import sys
 from collections.abc import Sequence
 
@@ -15,10 +14,6 @@ from relay.settings import ConfigError
 
 DEFAULT_PORT = 8787
 SIMULATOR_PORT = 8788
-
-
-def new_key() -> str:
-    return f"sk-relay-{secrets.token_urlsafe(24)}"
 
 
 def _relay_options(parser: argparse.ArgumentParser) -> None:
@@ -40,7 +35,10 @@ def _relay_options(parser: argparse.ArgumentParser) -> None:
         default=Routing.GLOBAL,
         help="global inference profile (default), geographic profile, or in-region model",
     )
-    parser.add_argument("--key", help="API key clients must send (default: a new random key)")
+    parser.add_argument(
+        "--key",
+        help="a fixed API key to accept, without limits (default: issue a key with limits)",
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -88,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     backend=args.backend,
                     region=args.region,
                     routing=args.routing,
-                    key=args.key or new_key(),
+                    key=args.key,
                     serve=not args.once,
                 )
             )
@@ -107,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             serve_simulator(args.host, args.port)
     except KeyboardInterrupt:
         return 0
-    except (ConfigError, OSError, RuntimeError) as error:
+    except (ConfigError, OSError, RuntimeError, LookupError) as error:
         print(f"relaykit: error: {error}", file=sys.stderr)
         return 1
     except Exception as error:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 
 import anthropic
 from anthropic.types import Usage
@@ -17,10 +18,11 @@ from anthropic.types import Usage
 from relay.app import create_app
 from relay.catalog import DEFAULT_MODEL, Routing
 from relay.cost import cost_usd
+from relay.keys import key_id_of
 from relay.log import logger
 from relay.settings import Settings, key_digest
 from relay.targets import bedrock_target
-from relaykit.backends import bedrock_for
+from relaykit.environment import LOCAL_TABLE, environment
 from relaykit.threaded import ThreadedServer
 
 PROMPT = "In one sentence: what is this endpoint?"
@@ -36,36 +38,50 @@ class LocalOptions:
     backend: str
     region: str
     routing: Routing
-    key: str
+    # A fixed key to accept (without limits); None issues a key with limits from the table.
+    key: str | None
     serve: bool
 
 
 def run_local(options: LocalOptions, say: Say = print) -> None:
+    fixed = frozenset({key_digest(options.key)}) if options.key else frozenset()
     settings = Settings(
         bedrock_region=options.region,
         routing=options.routing,
-        key_digests=frozenset({key_digest(options.key)}),
+        key_digests=fixed,
+        table_name=LOCAL_TABLE,
     )
-    with bedrock_for(options.backend, settings) as bedrock:
-        say(f"Bedrock: {bedrock.description}")
-        server = ThreadedServer(
-            create_app(settings, bedrock.backend),
-            host=options.host,
-            port=options.port,
-            name="relay",
-        )
+    with environment(options.backend, settings) as env:
+        say(f"Bedrock: {env.description}")
+        if options.key:
+            secret, key_id = options.key, key_id_of(key_digest(options.key))
+        else:
+            # Limits enough to try things, small enough to show them.
+            secret, key = env.store.create_key(
+                "quickstart", rpm=60, tpm=200_000, daily_usd=Decimal(1), monthly_usd=Decimal(10)
+            )
+            key_id = key.key_id
+            say(
+                f"Key:     {key_id} issued to 'quickstart' ({key.rpm} requests/min, "
+                f"{key.tpm} tokens/min, ${key.daily_usd}/day, ${key.monthly_usd}/month)"
+            )
+        app = create_app(env.settings, env.services)
+        server = ThreadedServer(app, host=options.host, port=options.port, name="relay")
         with server:
             say(f"Relay:   {server.url} (Anthropic Messages API)\n")
             # The demo's own output says it all; access logs resume once it is done.
             level = logger.log_level
             logger.setLevel(logging.WARNING)
             try:
-                demo(server.url, options, say)
+                demo(server.url, secret, options, say)
             finally:
                 logger.setLevel(level)
+            records = env.store.usage(key_id)
+            spent = sum((r.cost_usd for r in records), Decimal(0))
+            say(f"\nMetered: {len(records)} usage records for {key_id}, ${spent:.6f} in all")
             say("\nPoint any Anthropic client (SDKs, curl, Claude Code) at the relay:")
             say(f"  export ANTHROPIC_BASE_URL={server.url}")
-            say(f"  export ANTHROPIC_API_KEY={options.key}")
+            say(f"  export ANTHROPIC_API_KEY={secret}")
             if options.serve:
                 say("\nServing until Ctrl-C.")
                 try:
@@ -74,11 +90,11 @@ def run_local(options: LocalOptions, say: Say = print) -> None:
                     say("\nStopped.")
 
 
-def demo(base_url: str, options: LocalOptions, say: Say) -> None:
+def demo(base_url: str, key: str, options: LocalOptions, say: Say) -> None:
     """One message and one streamed message with the anthropic SDK, as any developer would."""
     model = DEFAULT_MODEL
     premium = bedrock_target(model, options.region, options.routing).premium
-    client = anthropic.Anthropic(base_url=base_url, api_key=options.key, max_retries=2)
+    client = anthropic.Anthropic(base_url=base_url, api_key=key, max_retries=2)
     messages: list[anthropic.types.MessageParam] = [{"role": "user", "content": PROMPT}]
 
     reply = client.messages.create(model=model.alias, max_tokens=200, messages=messages)

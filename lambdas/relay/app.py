@@ -17,26 +17,28 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from relay.access import AccessMiddleware
-from relay.backends.base import Backend
 from relay.core import Routes
 from relay.errors import ApiError, ErrorType
+from relay.openai_api import errors as openai_errors
+from relay.openai_api.routes import openai_routes, speaks_openai
 from relay.routes import Handlers
+from relay.services import Services
 from relay.settings import Settings
 
 _HTTP_ERRORS = {404: ErrorType.NOT_FOUND, 413: ErrorType.REQUEST_TOO_LARGE}
 
 
-def render(error: ApiError) -> Response:
-    """The one place an error becomes an HTTP response."""
-    return Response(
-        error.body(), error.status, headers=error.headers, media_type="application/json"
-    )
+def render(error: ApiError, request: Request | None = None) -> Response:
+    """The one place an error becomes an HTTP response, in the shape of the API it answers."""
+    openai = request is not None and speaks_openai(request)
+    body = openai_errors.body(error) if openai else error.body()
+    return Response(body, error.status, headers=error.headers, media_type="application/json")
 
 
 async def _api_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, ApiError)
     request.state.facts["error"] = error.code
-    return render(error)
+    return render(error, request)
 
 
 async def _http_error(request: Request, error: Exception) -> Response:
@@ -44,19 +46,17 @@ async def _http_error(request: Request, error: Exception) -> Response:
     kind = _HTTP_ERRORS.get(error.status_code, ErrorType.INVALID_REQUEST)
     message = f"{request.method} {request.url.path}: {error.detail}"
     return render(
-        ApiError(kind, message, f"http_{error.status_code}", http_status=error.status_code)
+        ApiError(kind, message, f"http_{error.status_code}", http_status=error.status_code),
+        request,
     )
 
 
-def create_app(settings: Settings | None = None, backend: Backend | None = None) -> Starlette:
-    """Build the relay. Without arguments it reads the environment and calls real Bedrock."""
+def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
+    """Build the relay. Without arguments it reads the environment and calls real AWS."""
     settings = settings or Settings.from_env(os.environ)
-    routes = Routes.plan(settings)
-    if backend is None:
-        from relay.backends.bedrock import BedrockBackend
-
-        backend = BedrockBackend.from_settings(settings)
-    handlers = Handlers(settings, routes, backend)
+    services = services or Services.from_settings(settings)
+    routes = Routes.plan(settings, services.backends)
+    handlers = Handlers(settings, routes, services)
     return Starlette(
         routes=[
             Route("/health", handlers.health, methods=["GET"]),
@@ -64,8 +64,8 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
             Route("/", handlers.health, methods=["GET", "HEAD"]),
             Route("/v1/messages", handlers.messages, methods=["POST"]),
             Route("/v1/messages/count_tokens", handlers.count_tokens, methods=["POST"]),
-            Route("/v1/models", handlers.list_models, methods=["GET"]),
-            Route("/v1/models/{model_id:path}", handlers.get_model, methods=["GET"]),
+            # Chat Completions, and /v1/models in OpenAI's or Anthropic's shape by header.
+            *openai_routes(handlers),
         ],
         middleware=[Middleware(AccessMiddleware)],
         exception_handlers={ApiError: _api_error, HTTPException: _http_error},

@@ -36,7 +36,8 @@ STATUS: dict[ErrorType, int] = {
 }
 
 
-@dataclass(frozen=True)
+# Not frozen: the exception machinery (and Starlette) set attributes such as __traceback__.
+@dataclass(eq=False)
 class ApiError(Exception):
     """A failure the client sees. `code` is a short machine name for logs and metrics."""
 

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
-import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
+from decimal import Decimal
+from typing import Any, TypeVar
 
+import anyio
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from relay import sse
-from relay.auth import authenticate
-from relay.backends.base import Backend, Event, Metrics, Stream
+from relay.auth import authenticate, authorize
+from relay.backends.base import Event, Stream
 from relay.core import (
     Plan,
+    Route,
     Routes,
     add_usage,
     find_model,
@@ -27,9 +31,16 @@ from relay.core import (
     present_event,
     present_message,
 )
-from relay.cost import cost_usd
 from relay.errors import ApiError, ErrorType, invalid_request
+from relay.keys import ApiKey
+from relay.ledger import Admission
+from relay.meter import Meter
+from relay.metering import estimate_usd
+from relay.resilience import Outcome
+from relay.services import Services
 from relay.settings import Settings
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -43,34 +54,46 @@ class Exchange:
 
 
 class Handlers:
-    """The relay's routes, bound to one configuration, route table and backend."""
+    """The relay's routes, bound to one configuration, route table and set of services."""
 
-    def __init__(self, settings: Settings, routes: Routes, backend: Backend) -> None:
+    def __init__(self, settings: Settings, routes: Routes, services: Services) -> None:
         self.settings = settings
         self.routes = routes
-        self.backend = backend
+        self.services = services
 
     async def health(self, request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
+    async def authenticate(self, request: Request) -> ApiKey:
+        """The caller's key (looked up once per request), or an authentication error."""
+        key: ApiKey | None = getattr(request.state, "key", None)
+        if key is None:
+            keys = self.services.keys
+            key = await run_in_threadpool(authenticate, request.headers, self.settings, keys)
+            request.state.key = key
+            request.state.facts["key_id"] = key.key_id
+        return key
+
     async def list_models(self, request: Request) -> Response:
-        authenticate(request.headers, self.settings)
+        await self.authenticate(request)
         return JSONResponse(model_page(self.routes.models()))
 
     async def get_model(self, request: Request) -> Response:
-        authenticate(request.headers, self.settings)
+        await self.authenticate(request)
         return JSONResponse(model_info(find_model(request.path_params["model_id"], self.routes)))
 
     async def count_tokens(self, request: Request) -> Response:
-        authenticate(request.headers, self.settings)
+        key = await self.authenticate(request)
         body = await self.read_json(request)
         plan = plan_count(body, _betas(request), self.settings, self.routes)
+        authorize(key, plan.model)
         _note(request, plan)
-        tokens = await run_in_threadpool(self.backend.count_tokens, plan.call)
-        return JSONResponse({"input_tokens": tokens}, headers=_headers(plan))
+        outcome = await self._run(
+            plan, lambda route: route.backend.count_tokens(route.call(plan.body))
+        )
+        return JSONResponse({"input_tokens": outcome.value}, headers=_headers(plan, outcome))
 
     async def messages(self, request: Request) -> Response:
-        authenticate(request.headers, self.settings)
         exchange = await self.exchange(request, await self.read_json(request))
         if exchange.events is not None:
             return StreamingResponse(
@@ -81,34 +104,118 @@ class Handlers:
         return JSONResponse(exchange.message, headers=exchange.headers)
 
     async def exchange(self, request: Request, body: object) -> Exchange:
-        """One Messages call, plain or streamed, metered and logged: the seam every API shape
-        (Anthropic's, OpenAI's) goes through. `body` is an Anthropic Messages request."""
+        """One Messages call, plain or streamed: authenticated, limited, retried and failed over,
+        metered and logged. The seam every API shape (Anthropic's, OpenAI's) goes through; `body`
+        is an Anthropic Messages request."""
+        key = await self.authenticate(request)
         plan = plan_message(body, _betas(request), self.settings, self.routes)
+        authorize(key, plan.model)
         _note(request, plan)
-        if plan.stream:
-            stream = await run_in_threadpool(self.backend.stream, plan.call)
-            return Exchange(plan, _headers(plan), events=self._events(request, plan, stream))
-        message, metrics = await run_in_threadpool(self.backend.invoke, plan.call)
-        _record(request, plan, message.get("usage") or {}, metrics)
-        return Exchange(plan, _headers(plan), message=present_message(message, plan.model))
-
-    async def _events(self, request: Request, plan: Plan, stream: Stream) -> AsyncIterator[Event]:
-        """The stream's events as the client sees them; a failure becomes a final error event."""
-        started = time.perf_counter()
-        usage: dict[str, Any] = {}
-        facts = request.state.facts
+        cache_key = self._cache_key(request, key, plan)
+        if cache_key is not None:
+            hit = await self._cached(request, key, plan, cache_key)
+            if hit is not None:
+                return hit
+        primary = plan.routes[0]
+        estimate = estimate_usd(primary.model, plan.body, primary.premium)
+        admission = await run_in_threadpool(self.services.ledger.admit, key, estimate)
+        meter = self._meter(request, plan, admission)
         try:
+            if plan.stream:
+                opened = await self._run(plan, lambda route: _open(route, plan.body))
+                stream, first = opened.value
+                meter.served(opened)
+                headers = {**_headers(plan, opened), **admission.headers}
+                return Exchange(plan, headers, events=self._events(meter, stream, first))
+            invoked = await self._run(
+                plan, lambda route: route.backend.invoke(route.call(plan.body))
+            )
+        except ApiError as error:
+            await meter.finish({}, status=error)
+            raise
+        meter.served(invoked)
+        message, metrics = invoked.value
+        usage = message.get("usage") or {}
+        await meter.finish(usage, provider=metrics)
+        reply = present_message(message, invoked.route.model)
+        headers = {**_headers(plan, invoked), **admission.headers}
+        if cache_key is not None and self.services.cache is not None:
+            ttl = self.settings.cache_ttl_seconds
+            await run_in_threadpool(self.services.cache.remember, cache_key, reply, ttl)
+            headers["x-cache"] = "miss"
+        return Exchange(plan, headers, message=reply)
+
+    async def _run(self, plan: Plan, call: Callable[[Route], T]) -> Outcome[T, Route]:
+        """`call` along the plan's routes with retries and failover, in a worker thread."""
+        try:
+            return await run_in_threadpool(self.services.resilience.run, plan.routes, _label, call)
+        except ApiError as error:
+            if error.type is ErrorType.RATE_LIMIT and "retry-after" not in error.headers:
+                retry = str(self.settings.retry_after_seconds)
+                headers = {**error.headers, "retry-after": retry}
+                raise dataclasses.replace(error, headers=headers) from None
+            raise
+
+    def _meter(
+        self, request: Request, plan: Plan, admission: Admission, cached: bool = False
+    ) -> Meter:
+        ledger, metrics = self.services.ledger, self.settings.metrics
+        return Meter(request, plan, admission, ledger, metrics=metrics, cached=cached)
+
+    def _cache_key(self, request: Request, key: ApiKey, plan: Plan) -> str | None:
+        """The cache key of a non-streamed request that opted in (by key or header)."""
+        wanted = request.headers.get("x-relay-cache", "on" if key.cache else "off")
+        if plan.stream or wanted != "on" or self.services.cache is None:
+            return None
+        canonical = json.dumps([plan.model.anthropic_id, plan.body], sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    async def _cached(
+        self, request: Request, key: ApiKey, plan: Plan, cache_key: str
+    ) -> Exchange | None:
+        assert self.services.cache is not None
+        reply = await run_in_threadpool(self.services.cache.cached, cache_key)
+        if reply is None:
+            return None
+        # A cached reply costs the key nothing; it is still one request of its rate.
+        admission = await run_in_threadpool(self.services.ledger.admit, key, Decimal(0))
+        meter = self._meter(request, plan, admission, cached=True)
+        await meter.finish({})
+        headers = {**_headers(plan), **admission.headers, "x-cache": "hit"}
+        return Exchange(plan, headers, message=reply)
+
+    async def _events(
+        self, meter: Meter, stream: Stream, first: Event | None
+    ) -> AsyncIterator[Event]:
+        """The stream's events as the client sees them; a failure becomes a final error event.
+        Whatever ends the stream (the end, an error, the client leaving), it is metered."""
+        usage: dict[str, Any] = {}
+        model = meter.route_model
+        error: ApiError | None = None
+        completed = False
+        try:
+            if first is not None:
+                add_usage(usage, first)
+                meter.saw(first)
+                yield present_event(first, model)
             async for event in iterate_in_threadpool(stream.events):
                 add_usage(usage, event)
-                if "ttft_ms" not in facts and event.get("type") == "content_block_delta":
-                    facts["ttft_ms"] = round((time.perf_counter() - started) * 1000, 1)
-                yield present_event(event, plan.model)
-        except ApiError as error:
-            facts["error"] = error.code
-            yield error.payload()
+                meter.saw(event)
+                yield present_event(event, model)
+            completed = True
+        except ApiError as failure:
+            error = failure
+            yield failure.payload()
         finally:
             stream.close()
-            _record(request, plan, usage, stream.metrics)
+            # Shielded: a client that went away is still charged for what was generated.
+            with anyio.CancelScope(shield=True):
+                await meter.finish(
+                    usage,
+                    provider=stream.metrics,
+                    status=error,
+                    disconnected=not completed and error is None,
+                )
 
     async def read_json(self, request: Request) -> object:
         limit = self.settings.max_body_bytes
@@ -138,27 +245,37 @@ def _betas(request: Request) -> list[str]:
     return request.headers.getlist("anthropic-beta")
 
 
-def _headers(plan: Plan) -> dict[str, str]:
-    if plan.warning is None:
-        return {}
-    return {"warning": f'299 - "{plan.warning}"'}
+def _label(route: Route) -> str:
+    return route.label
+
+
+def _open(route: Route, body: dict[str, Any]) -> tuple[Stream, Event | None]:
+    """Start a stream and read its first event, so a failure before the client has seen a byte
+    can still be retried or failed over."""
+    stream = route.backend.stream(route.call(body))
+    try:
+        return stream, next(stream.events, None)
+    except BaseException:
+        stream.close()
+        raise
+
+
+def _headers(plan: Plan, served: Outcome[Any, Route] | None = None) -> dict[str, str]:
+    headers = {}
+    if plan.warning is not None:
+        headers["warning"] = f'299 - "{plan.warning}"'
+    if served is not None:
+        headers["x-relay-backend"] = served.route.label
+        headers["x-relay-model-id"] = served.route.model_id
+        headers["x-relay-attempts"] = str(served.attempts)
+        if served.failed_over:
+            headers["x-relay-fallback"] = served.route.model.anthropic_id
+    return headers
 
 
 def _note(request: Request, plan: Plan) -> None:
     facts = request.state.facts
-    facts.update(model=plan.model.alias, bedrock_model_id=plan.call.model_id, stream=plan.stream)
+    facts.update(model=plan.model.alias, stream=plan.stream)
     if plan.dropped:
         # Names of fields and beta flags only, never their values.
         facts["dropped"] = list(plan.dropped)
-
-
-def _record(request: Request, plan: Plan, usage: dict[str, Any], metrics: Metrics) -> None:
-    facts = request.state.facts
-    facts.update(
-        input_tokens=usage.get("input_tokens", metrics.input_tokens),
-        output_tokens=usage.get("output_tokens", metrics.output_tokens),
-        cache_read_tokens=usage.get("cache_read_input_tokens"),
-        cache_write_tokens=usage.get("cache_creation_input_tokens"),
-        cost_usd=float(cost_usd(plan.model, usage, plan.target.premium)),
-        bedrock_request_id=metrics.provider_request_id,
-    )

@@ -6,8 +6,9 @@ Everything below `create_app` takes a `Settings`; nothing else reads `os.environ
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TypeVar
 
@@ -46,16 +47,36 @@ class Settings:
     max_body_bytes: int = 32 * 1024 * 1024
     connect_timeout: float = 5.0
     read_timeout: float = 300.0
-    # Bedrock does not say when to retry after throttling; this is what the client is told.
+    # Bedrock does not say when to retry after throttling; this is what the client is told
+    # once the relay's own retries are spent.
     retry_after_seconds: int = 5
     # Beta flags the operator allows through beyond the built-in policy (comma-separated names).
     extra_betas: frozenset[str] = frozenset()
+    # DynamoDB table of keys, limits, budgets and usage records (and the cache, unless its own).
+    table_name: str | None = None
+    cache_table_name: str | None = None
+    dynamodb_endpoint_url: str | None = None
+    cache_ttl_seconds: int = 3600
+    retry_attempts: int = 3
+    retry_base_delay: float = 0.25
+    retry_max_delay: float = 4.0
+    retry_deadline: float = 30.0
+    breaker_threshold: int = 5
+    breaker_cooldown: float = 30.0
+    # Per model alias, the routes tried after the primary one, in order.
+    fallbacks: dict[str, tuple[FallbackStep, ...]] = field(default_factory=dict)
+    # CloudWatch metrics in Embedded Metric Format on stdout (on by default inside Lambda).
+    metrics: bool = False
+    # Where "vertex" fallback steps go when they name no region.
+    vertex_region: str = "global"
+    # The relay's own region (its tables live there); boto3's default when unset.
+    table_region: str | None = None
 
     def __post_init__(self) -> None:
-        if self.auth is AuthMode.KEYS and not self.key_digests:
+        if self.auth is AuthMode.KEYS and not (self.key_digests or self.table_name):
             raise ConfigError(
-                "RELAY_API_KEYS is empty: set at least one key clients must send, or "
-                "RELAY_AUTH=api-gateway when API Gateway checks keys in front of the relay"
+                "no keys: set RELAY_TABLE_NAME (keys issued with `relaykit keys create`) or "
+                "RELAY_API_KEYS, or RELAY_AUTH=api-gateway when API Gateway checks keys"
             )
         if bool(self.guardrail_id) != bool(self.guardrail_version):
             raise ConfigError(
@@ -84,10 +105,81 @@ class Settings:
             read_timeout=_float(env, "RELAY_READ_TIMEOUT", cls.read_timeout),
             retry_after_seconds=_int(env, "RELAY_RETRY_AFTER_SECONDS", cls.retry_after_seconds),
             extra_betas=frozenset(_csv(env.get("RELAY_EXTRA_BETAS", ""))),
+            table_name=env.get("RELAY_TABLE_NAME") or None,
+            cache_table_name=env.get("RELAY_CACHE_TABLE_NAME") or None,
+            dynamodb_endpoint_url=env.get("RELAY_DYNAMODB_ENDPOINT_URL") or None,
+            cache_ttl_seconds=_int(env, "RELAY_CACHE_TTL_SECONDS", cls.cache_ttl_seconds),
+            retry_attempts=_int(env, "RELAY_RETRY_ATTEMPTS", cls.retry_attempts),
+            retry_base_delay=_float(env, "RELAY_RETRY_BASE_DELAY", cls.retry_base_delay),
+            retry_max_delay=_float(env, "RELAY_RETRY_MAX_DELAY", cls.retry_max_delay),
+            retry_deadline=_float(env, "RELAY_RETRY_DEADLINE", cls.retry_deadline),
+            breaker_threshold=_int(env, "RELAY_BREAKER_THRESHOLD", cls.breaker_threshold),
+            breaker_cooldown=_float(env, "RELAY_BREAKER_COOLDOWN", cls.breaker_cooldown),
+            fallbacks=parse_fallbacks(env.get("RELAY_FALLBACKS", "")),
+            metrics=_metrics(env),
+            vertex_region=env.get("RELAY_VERTEX_REGION") or "global",
+            table_region=env.get("AWS_REGION") or None,
         )
 
-    def allows(self, key: str) -> bool:
-        return key_digest(key) in self.key_digests
+
+@dataclass(frozen=True)
+class FallbackStep:
+    """One route after the primary: Bedrock in another region or routing, Vertex AI, or another
+    model (served its own primary way)."""
+
+    kind: str
+    region: str | None = None
+    routing: Routing | None = None
+    model: Model | None = None
+
+
+_FALLBACK_HELP = (
+    "RELAY_FALLBACKS is a JSON object from model alias to a list of steps, e.g. "
+    '{"claude-haiku-4-5": ["bedrock:us-west-2", "bedrock:eu-west-1:geographic", "vertex",'
+    ' "vertex:us-east5", "model:claude-sonnet-4-5"]}'
+)
+
+
+def parse_fallbacks(raw: str) -> dict[str, tuple[FallbackStep, ...]]:
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise ConfigError(f"RELAY_FALLBACKS is not valid JSON. {_FALLBACK_HELP}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(_FALLBACK_HELP)
+    chains: dict[str, tuple[FallbackStep, ...]] = {}
+    for alias, steps in data.items():
+        model = _models(alias)[0]
+        if not isinstance(steps, list) or not all(isinstance(x, str) for x in steps):
+            raise ConfigError(
+                f"RELAY_FALLBACKS[{alias!r}] must be a list of strings. {_FALLBACK_HELP}"
+            )
+        chains[model.alias] = tuple(_step(alias, step) for step in steps)
+    return chains
+
+
+def _step(alias: str, step: str) -> FallbackStep:
+    kind, _, rest = step.partition(":")
+    if kind == "bedrock" and rest:
+        region, _, routing = rest.partition(":")
+        try:
+            return FallbackStep("bedrock", region, Routing(routing) if routing else None)
+        except ValueError:
+            pass
+    elif kind == "vertex":
+        return FallbackStep("vertex", rest or None)
+    elif kind == "model" and rest:
+        return FallbackStep("model", model=_models(rest)[0])
+    raise ConfigError(f"RELAY_FALLBACKS[{alias!r}]: cannot read step {step!r}. {_FALLBACK_HELP}")
+
+
+def _metrics(env: Mapping[str, str]) -> bool:
+    raw = env.get("RELAY_METRICS", "")
+    if raw not in ("", "emf", "off"):
+        raise ConfigError(f"RELAY_METRICS={raw!r} is not valid; use 'emf' or 'off'")
+    return raw == "emf" or (not raw and bool(env.get("AWS_LAMBDA_FUNCTION_NAME")))
 
 
 def _csv(value: str) -> list[str]:

@@ -55,13 +55,12 @@ _HINTS: dict[str, str] = {
 }
 
 
-def bedrock_error(code: str, message: str, retry_after: int) -> ApiError:
+def bedrock_error(code: str, message: str) -> ApiError:
     # Exceptions inside an event stream arrive named as events (`throttlingException`).
     code = code[:1].upper() + code[1:]
     kind = _ERRORS.get(code, ErrorType.API)
-    headers = {"retry-after": str(retry_after)} if kind is ErrorType.RATE_LIMIT else {}
     text = f"Bedrock {code}: {message}{_HINTS.get(code, '')}"
-    return ApiError(kind, text, f"bedrock:{code}", headers)
+    return ApiError(kind, text, f"bedrock:{code}")
 
 
 class BedrockBackend:
@@ -74,8 +73,8 @@ class BedrockBackend:
         self._settings = settings
 
     @classmethod
-    def from_settings(
-        cls, settings: Settings, session: boto3.session.Session | None = None
+    def for_region(
+        cls, settings: Settings, region: str, session: boto3.session.Session | None = None
     ) -> BedrockBackend:
         """A backend with its client built once (reused across Lambda warm starts)."""
         config = Config(
@@ -89,7 +88,7 @@ class BedrockBackend:
         )
         client = (session or boto3.session.Session()).client(
             "bedrock-runtime",
-            region_name=settings.bedrock_region,
+            region_name=region,
             endpoint_url=settings.bedrock_endpoint_url,
             config=config,
         )
@@ -104,7 +103,7 @@ class BedrockBackend:
         }
 
     def invoke(self, call: Call) -> tuple[dict[str, Any], Metrics]:
-        with self._errors():
+        with _BedrockErrors():
             response = self._client.invoke_model(
                 modelId=call.model_id,
                 body=json.dumps(call.body).encode(),
@@ -132,7 +131,7 @@ class BedrockBackend:
                 **body,
                 "amazon-bedrock-guardrailConfig": {"streamProcessingMode": "SYNCHRONOUS"},
             }
-        with self._errors():
+        with _BedrockErrors():
             response = self._client.invoke_model_with_response_stream(
                 modelId=call.model_id,
                 body=json.dumps(body).encode(),
@@ -144,7 +143,7 @@ class BedrockBackend:
         return Stream(self._events(response["body"], metrics), metrics, response["body"].close)
 
     def _events(self, body: Any, metrics: Metrics) -> Iterator[Event]:
-        with self._errors():
+        with _BedrockErrors():
             for part in body:
                 chunk = part.get("chunk")
                 if chunk is None:
@@ -159,22 +158,16 @@ class BedrockBackend:
                 yield event
 
     def count_tokens(self, call: Call) -> int:
-        with self._errors():
+        with _BedrockErrors():
             response = self._client.count_tokens(
                 modelId=call.count_model_id or call.model_id,
                 input={"invokeModel": {"body": json.dumps(call.body).encode()}},
             )
         return int(response["inputTokens"])
 
-    def _errors(self) -> _BedrockErrors:
-        return _BedrockErrors(self._settings.retry_after_seconds)
-
 
 class _BedrockErrors:
     """Turns botocore failures inside a `with` block into ApiError."""
-
-    def __init__(self, retry_after: int) -> None:
-        self._retry_after = retry_after
 
     def __enter__(self) -> None:
         return None
@@ -187,7 +180,7 @@ class _BedrockErrors:
         if isinstance(error, ClientError | EventStreamError):
             info = error.response.get("Error", {})
             code = info.get("Code", "InternalServerException")
-            raise bedrock_error(code, info.get("Message", ""), self._retry_after) from error
+            raise bedrock_error(code, info.get("Message", "")) from error
         if isinstance(error, ReadTimeoutError | ConnectTimeoutError):
             raise ApiError(ErrorType.TIMEOUT, "Bedrock did not answer in time.", "bedrock:timeout")
         if isinstance(error, EndpointConnectionError):

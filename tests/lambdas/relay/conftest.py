@@ -10,9 +10,9 @@ import pytest
 from relay_wire import KEY
 
 from relay.app import create_app
-from relay.backends.bedrock import BedrockBackend
+from relay.services import Services
 from relay.settings import Settings, key_digest
-from relaykit.backends import simulator_session
+from relaykit.environment import simulator_session
 from relaykit.simulator import SimulatorServer
 from relaykit.threaded import ThreadedServer
 
@@ -46,14 +46,15 @@ def start_relay(simulator: SimulatorServer, **settings: object) -> ThreadedServe
         bedrock_endpoint_url=simulator.endpoint_url,
         **settings,  # type: ignore[arg-type]
     )
-    backend = BedrockBackend.from_settings(config, simulator_session())
-    return ThreadedServer(create_app(config, backend), name="relay").start()
+    services = Services.from_settings(config, simulator_session())
+    return ThreadedServer(create_app(config, services), name="relay").start()
 
 
 @pytest.fixture(scope="module")
 def relay_server() -> Iterator[Relay]:
     with SimulatorServer() as simulator:
-        server = start_relay(simulator, max_body_bytes=256 * 1024)
+        # No retries here: each injected fault reaches the client, mapped (resilience has its own tests).
+        server = start_relay(simulator, max_body_bytes=256 * 1024, retry_attempts=1)
         try:
             yield Relay(server.url, simulator)
         finally:

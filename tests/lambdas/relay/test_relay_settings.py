@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
 
 from relay.app import create_app
+from relay.backends.base import Backend
 from relay.catalog import MODELS, Routing, by_alias
 from relay.core import Routes
+from relay.keys import StaticKeys
 from relay.settings import AuthMode, ConfigError, Settings, key_digest
+
+
+def NO_BACKENDS(kind: str, region: str) -> Backend:
+    """Planning names backends but calls none of them."""
+    return cast(Backend, f"{kind}/{region}")
+
 
 BASE = {"RELAY_BEDROCK_REGION": "us-east-1", "RELAY_API_KEYS": "k1, k2"}
 
@@ -16,7 +26,7 @@ def test_defaults_serve_every_routable_model_through_global_profiles() -> None:
     settings = Settings.from_env(BASE)
     assert settings.routing is Routing.GLOBAL
     assert settings.models is None
-    routes = Routes.plan(settings)
+    routes = Routes.plan(settings, NO_BACKENDS)
     assert all(m.served for m in routes.models())
     assert by_alias("claude-haiku-4-5") in routes.models()
 
@@ -24,8 +34,9 @@ def test_defaults_serve_every_routable_model_through_global_profiles() -> None:
 def test_keys_are_kept_only_as_digests() -> None:
     settings = Settings.from_env(BASE)
     assert settings.key_digests == {key_digest("k1"), key_digest("k2")}
-    assert settings.allows("k2")
-    assert not settings.allows("k3")
+    keys = StaticKeys(settings.key_digests)
+    assert keys.find(key_digest("k2")) is not None
+    assert keys.find(key_digest("k3")) is None
 
 
 def test_aws_region_is_the_fallback_bedrock_region() -> None:
@@ -71,7 +82,7 @@ def test_a_named_model_that_cannot_be_routed_stops_the_start() -> None:
 
 def test_in_region_routing_where_only_some_models_are_in_region_serves_those() -> None:
     settings = Settings.from_env({**BASE, "RELAY_ROUTING": "in-region"})
-    served = Routes.plan(settings).models()
+    served = Routes.plan(settings, NO_BACKENDS).models()
     assert served
     assert all("us-east-1" in m.bedrock_in_region for m in served)
 
@@ -79,4 +90,4 @@ def test_in_region_routing_where_only_some_models_are_in_region_serves_those() -
 def test_a_region_that_reaches_no_model_stops_the_start() -> None:
     settings = Settings.from_env({**BASE, "RELAY_BEDROCK_REGION": "ap-east-1"})
     with pytest.raises(ConfigError, match="no way to serve"):
-        Routes.plan(settings)
+        Routes.plan(settings, NO_BACKENDS)

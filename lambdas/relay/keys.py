@@ -1,0 +1,81 @@
+"""API keys the relay issues: what a key may do, and how a presented key becomes one.
+
+Keys are stored only as SHA-256 digests; the secret is shown once, when it is created.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Protocol
+
+KEY_PREFIX = "sk-relay-"
+
+
+def new_secret() -> str:
+    return f"{KEY_PREFIX}{secrets.token_urlsafe(32)}"
+
+
+def key_id_of(digest: str) -> str:
+    """The public id of a key: safe to log and to show in usage reports."""
+    return f"rk_{digest[:16]}"
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A caller and its limits. `None` means no limit; empty `models` means every served model."""
+
+    key_id: str
+    owner: str
+    models: frozenset[str] = frozenset()
+    rpm: int | None = None
+    tpm: int | None = None
+    daily_usd: Decimal | None = None
+    monthly_usd: Decimal | None = None
+    valid_until: datetime | None = None
+    disabled: bool = False
+    # Opt in to the exact-match response cache for every request of this key.
+    cache: bool = False
+    created_at: datetime | None = field(default=None, compare=False)
+
+    @property
+    def limited(self) -> bool:
+        return any(v is not None for v in (self.rpm, self.tpm, self.daily_usd, self.monthly_usd))
+
+
+def unlimited(key_id: str, owner: str) -> ApiKey:
+    return ApiKey(key_id=key_id, owner=owner)
+
+
+class KeyStore(Protocol):
+    """Where keys live (DynamoDB in production)."""
+
+    def find(self, digest: str) -> ApiKey | None: ...
+
+
+class StaticKeys:
+    """Keys from configuration (RELAY_API_KEYS): known by digest, without limits."""
+
+    def __init__(self, digests: frozenset[str]) -> None:
+        self._digests = digests
+
+    def find(self, digest: str) -> ApiKey | None:
+        if digest not in self._digests:
+            return None
+        return unlimited(key_id_of(digest), "static")
+
+
+class ChainedKeys:
+    """The first store that knows the key answers."""
+
+    def __init__(self, *stores: KeyStore) -> None:
+        self._stores = stores
+
+    def find(self, digest: str) -> ApiKey | None:
+        for store in self._stores:
+            found = store.find(digest)
+            if found is not None:
+                return found
+        return None

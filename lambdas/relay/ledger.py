@@ -1,0 +1,64 @@
+"""Admission (rate limits, budgets) and settlement (what was used) for one request.
+
+`Ledger` is the protocol; `relay.dynamo.DynamoStore` keeps counters in DynamoDB, enforced with
+conditional writes so that concurrent Lambda instances cannot race past a limit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Protocol
+
+from relay.keys import ApiKey
+from relay.log import logger
+from relay.metering import UsageRecord
+
+
+@dataclass(frozen=True)
+class Admission:
+    """A request let through: what it reserved, and the rate-limit headers to send back."""
+
+    key: ApiKey
+    reserved_usd: Decimal = Decimal(0)
+    minute: int = 0
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Ledger(Protocol):
+    def admit(self, key: ApiKey, estimate_usd: Decimal) -> Admission:
+        """Count the request and reserve its estimated cost, or raise a 429 ApiError."""
+        ...
+
+    def settle(self, admission: Admission, record: UsageRecord) -> None:
+        """Replace the reservation by the real cost and store the usage record, exactly once."""
+        ...
+
+
+def log_usage(record: UsageRecord) -> None:
+    logger.info(
+        "usage",
+        extra={
+            "request_id": record.request_id,
+            "key_id": record.key_id,
+            "model": record.model,
+            "backend": record.backend,
+            "status": record.status,
+            "input_tokens": record.input_tokens,
+            "output_tokens": record.output_tokens,
+            "cache_read_tokens": record.cache_read_tokens,
+            "cache_write_tokens": record.cache_write_tokens,
+            "cost_usd": str(record.cost_usd),
+            "cached": record.cached,
+        },
+    )
+
+
+class LogLedger:
+    """No limits; usage records go to the log only (static keys, no table configured)."""
+
+    def admit(self, key: ApiKey, estimate_usd: Decimal) -> Admission:
+        return Admission(key)
+
+    def settle(self, admission: Admission, record: UsageRecord) -> None:
+        log_usage(record)

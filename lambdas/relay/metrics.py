@@ -1,0 +1,50 @@
+"""CloudWatch metrics in Embedded Metric Format (Powertools), one document per request.
+
+Every metric carries two dimension sets, `model` and `model`+`key`, so dashboards can draw the
+deployment and one key alike; `Errors` carries `model`+`error_type`. The namespace comes from
+POWERTOOLS_METRICS_NAMESPACE (the stacks set it), "ClaudeRelay" otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
+from relay.metering import UsageRecord
+
+DEFAULT_NAMESPACE = "ClaudeRelay"
+
+
+def _metrics() -> EphemeralMetrics:
+    # No `service` dimension: the dashboards query by model (and key) alone.
+    namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", DEFAULT_NAMESPACE)
+    return EphemeralMetrics(namespace=namespace, service="")
+
+
+def emit(record: UsageRecord, alias: str, error_type: str | None, fell_back: bool) -> None:
+    """Print the request's metrics; Lambda ships stdout's EMF lines to CloudWatch."""
+    metrics = _metrics()
+    metrics.add_dimension(name="model", value=alias)
+    metrics.add_dimensions(model=alias, key=record.key_id)
+    count = MetricUnit.Count
+    metrics.add_metric(name="Requests", unit=count, value=1)
+    metrics.add_metric(name="InputTokens", unit=count, value=record.input_tokens)
+    metrics.add_metric(name="OutputTokens", unit=count, value=record.output_tokens)
+    metrics.add_metric(name="CacheReadTokens", unit=count, value=record.cache_read_tokens)
+    metrics.add_metric(name="CacheWriteTokens", unit=count, value=record.cache_write_tokens)
+    metrics.add_metric(name="CostUSD", unit=MetricUnit.NoUnit, value=float(record.cost_usd))
+    metrics.add_metric(name="Latency", unit=MetricUnit.Milliseconds, value=record.latency_ms)
+    if record.ttft_ms is not None:
+        metrics.add_metric(
+            name="TimeToFirstToken", unit=MetricUnit.Milliseconds, value=record.ttft_ms
+        )
+    metrics.add_metric(name="CacheHits", unit=count, value=int(record.cached))
+    metrics.add_metric(name="Fallbacks", unit=count, value=int(fell_back))
+    metrics.flush_metrics()
+    if error_type is not None:
+        errors = _metrics()
+        errors.add_dimension(name="model", value=alias)
+        errors.add_dimension(name="error_type", value=error_type)
+        errors.add_metric(name="Errors", unit=count, value=1)
+        errors.flush_metrics()

@@ -1,0 +1,91 @@
+"""The relay's collaborators at the edge, built once per process from settings: backends per
+provider and region, the key store, the ledger, the response cache and the resilience policy.
+
+Tests and the CLI build them with other sessions or endpoints (the simulator, moto).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from relay.backends.base import Backend
+from relay.keys import ChainedKeys, KeyStore, StaticKeys
+from relay.ledger import Ledger, LogLedger
+from relay.resilience import Resilience, RetryPolicy
+from relay.settings import ConfigError, Settings
+
+if TYPE_CHECKING:
+    import boto3
+
+
+class ResponseCache(Protocol):
+    def cached(self, digest: str) -> dict[str, Any] | None: ...
+
+    def remember(self, digest: str, reply: dict[str, Any], ttl_seconds: int) -> None: ...
+
+
+@dataclass
+class Backends:
+    """One backend per (provider, region), created on first use and then reused."""
+
+    settings: Settings
+    session: boto3.session.Session | None = None
+    _built: dict[tuple[str, str], Backend] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __call__(self, kind: str, region: str) -> Backend:
+        with self._lock:
+            if (kind, region) not in self._built:
+                self._built[kind, region] = self._build(kind, region)
+            return self._built[kind, region]
+
+    def _build(self, kind: str, region: str) -> Backend:
+        if kind == "bedrock":
+            from relay.backends.bedrock import BedrockBackend
+
+            return BedrockBackend.for_region(self.settings, region, self.session)
+        raise ConfigError(f"no {kind} backend is configured for region {region}")
+
+
+@dataclass
+class Services:
+    backends: Backends
+    keys: KeyStore
+    ledger: Ledger
+    cache: ResponseCache | None
+    resilience: Resilience
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        session: boto3.session.Session | None = None,
+        table_session: boto3.session.Session | None = None,
+    ) -> Services:
+        """`session` reaches the model providers, `table_session` the tables (default: the
+        same); both default to boto3's own credential chain."""
+        static = StaticKeys(settings.key_digests)
+        keys: KeyStore = static
+        ledger: Ledger = LogLedger()
+        cache: ResponseCache | None = None
+        if settings.table_name:
+            from relay.dynamo import DynamoStore
+
+            store = DynamoStore.connect(
+                settings.table_name,
+                settings.table_region,
+                settings.cache_table_name,
+                settings.dynamodb_endpoint_url,
+                table_session or session,
+            )
+            keys, ledger, cache = ChainedKeys(static, store), store, store
+        policy = RetryPolicy(
+            attempts=settings.retry_attempts,
+            base_delay=settings.retry_base_delay,
+            max_delay=settings.retry_max_delay,
+            deadline=settings.retry_deadline,
+        )
+        resilience = Resilience(policy, settings.breaker_threshold, settings.breaker_cooldown)
+        return cls(Backends(settings, session), keys, ledger, cache, resilience)

@@ -1,0 +1,83 @@
+"""What the local relay runs against: the offline Bedrock simulator or real Bedrock, and, for
+its keys, limits and usage records, the relay's DynamoDB table in an embedded AWS (moto)."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import boto3
+
+from relay.dynamo import DynamoStore
+from relay.services import Services
+from relay.settings import Settings
+from relaykit.local_aws import LocalAws
+from relaykit.simulator.server import SimulatorServer
+from relaykit.table import create_table
+
+SIMULATOR_REGION = "us-east-1"
+LOCAL_TABLE = "claude-relay-local"
+
+
+class SetupError(RuntimeError):
+    """Something the user must fix before the relay can start; the message says what."""
+
+
+@dataclass(frozen=True)
+class Environment:
+    settings: Settings
+    services: Services
+    # The relay's table, for issuing keys and reading usage.
+    store: DynamoStore
+    description: str
+
+
+def simulator_session() -> boto3.session.Session:
+    # The simulator checks no signature; throwaway credentials keep real ones out of it.
+    return boto3.session.Session(
+        aws_access_key_id="simulator",
+        aws_secret_access_key="simulator",  # noqa: S106
+        region_name=SIMULATOR_REGION,
+    )
+
+
+def _bedrock_session() -> boto3.session.Session:
+    session = boto3.session.Session()
+    if session.get_credentials() is None:
+        raise SetupError(
+            "no AWS credentials found for --backend bedrock: configure a profile "
+            "(aws configure / AWS_PROFILE) or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+        )
+    return session
+
+
+@contextlib.contextmanager
+def environment(kind: str, settings: Settings) -> Iterator[Environment]:
+    """Yield everything `kind` ("simulator" or "bedrock") needs for `settings`, then clean up."""
+    session = _bedrock_session() if kind == "bedrock" else simulator_session()
+    with contextlib.ExitStack() as stack:
+        aws = stack.enter_context(LocalAws())
+        tables = aws.session()
+        client = tables.client("dynamodb", endpoint_url=aws.endpoint_url)
+        create_table(client, LOCAL_TABLE)
+        settings = dataclasses.replace(
+            settings, table_name=LOCAL_TABLE, dynamodb_endpoint_url=aws.endpoint_url
+        )
+        if kind == "simulator":
+            simulator = stack.enter_context(SimulatorServer())
+            settings = dataclasses.replace(settings, bedrock_endpoint_url=simulator.endpoint_url)
+            description = (
+                f"the offline Bedrock simulator at {simulator.endpoint_url} (replies are simulated)"
+            )
+        else:
+            description = (
+                f"Amazon Bedrock in {settings.bedrock_region} (real calls, billed to your account)"
+            )
+        yield Environment(
+            settings,
+            Services.from_settings(settings, session, table_session=tables),
+            DynamoStore(client, LOCAL_TABLE),
+            description,
+        )

@@ -1,0 +1,158 @@
+"""Keys, limits, budgets and usage records in DynamoDB (moto), including under concurrency."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from relay.dynamo import DynamoStore
+from relay.errors import ApiError, ErrorType
+from relay.keys import ApiKey
+from relay.metering import UsageRecord
+from relay.settings import key_digest
+from relaykit.local_aws import LocalAws
+from relaykit.table import create_table
+
+NOW = datetime(2026, 11, 26, 12, 0, 30, tzinfo=UTC).timestamp()
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[LocalAws]:
+    # A moto server rather than mock_aws: the concurrency test needs real parallel clients.
+    with LocalAws() as local:
+        yield local
+
+
+@pytest.fixture
+def store(aws: LocalAws, request) -> DynamoStore:
+    client = aws.session().client("dynamodb", endpoint_url=aws.endpoint_url)
+    table = f"relay-{request.node.name[:40]}"
+    create_table(client, table)
+    return DynamoStore(client, table, clock=lambda: NOW)
+
+
+def record(key: ApiKey, request_id: str, cost: str, tokens: int = 10) -> UsageRecord:
+    return UsageRecord(
+        request_id=request_id,
+        key_id=key.key_id,
+        model="claude-haiku-4-5-20251001",
+        backend="bedrock/us-east-1",
+        model_id="global.x",
+        status="200",
+        input_tokens=tokens,
+        cost_usd=Decimal(cost),
+        at=datetime.fromtimestamp(NOW, UTC),
+    )
+
+
+def test_a_created_key_is_found_by_the_digest_of_its_secret(store) -> None:
+    secret, key = store.create_key("team-a", rpm=10, daily_usd=Decimal("2.5"))
+    assert secret.startswith("sk-relay-")
+    found = store.find(key_digest(secret))
+    assert found == key
+    assert store.find(key_digest("sk-relay-unknown")) is None
+
+
+def test_the_secret_itself_is_not_stored(store) -> None:
+    secret, _ = store.create_key("team-a")
+    items = store._client.scan(TableName=store._table)["Items"]
+    assert secret not in repr(items)
+
+
+def test_disabling_a_key_takes_effect_for_new_lookups(store) -> None:
+    secret, key = store.create_key("team-a")
+    store.set_disabled(key.key_id)
+    found = store.find(key_digest(secret))
+    assert found is not None
+    assert found.disabled
+
+
+def test_list_keys_returns_every_key(store) -> None:
+    store.create_key("b")
+    store.create_key("a")
+    assert [k.owner for k in store.list_keys()] == ["a", "b"]
+
+
+def test_requests_per_minute_are_enforced_with_headers(store) -> None:
+    _, key = store.create_key("team-a", rpm=2)
+    first = store.admit(key, Decimal(0))
+    assert first.headers["anthropic-ratelimit-requests-remaining"] == "1"
+    store.admit(key, Decimal(0))
+    with pytest.raises(ApiError) as raised:
+        store.admit(key, Decimal(0))
+    assert raised.value.type is ErrorType.RATE_LIMIT
+    assert raised.value.headers["retry-after"] == "30"
+    assert "2 requests" in raised.value.message
+
+
+def test_tokens_per_minute_count_after_settlement(store) -> None:
+    _, key = store.create_key("team-a", tpm=100)
+    admission = store.admit(key, Decimal(0))
+    store.settle(admission, record(key, "req_1", "0", tokens=150))
+    with pytest.raises(ApiError, match="100 tokens"):
+        store.admit(key, Decimal(0))
+
+
+def test_budget_reservation_is_replaced_by_the_real_cost(store) -> None:
+    _, key = store.create_key("team-a", daily_usd=Decimal(1))
+    admission = store.admit(key, Decimal("0.30"))
+    assert store.spent(key.key_id, "day#2026-11-26") == Decimal("0.30")
+    store.settle(admission, record(key, "req_1", "0.05"))
+    assert store.spent(key.key_id, "day#2026-11-26") == Decimal("0.05")
+    assert store.spent(key.key_id, "month#2026-11") == Decimal(0)
+
+
+def test_a_spent_budget_refuses_until_the_next_day(store) -> None:
+    _, key = store.create_key("team-a", daily_usd=Decimal("0.10"))
+    store.settle(store.admit(key, Decimal("0.2")), record(key, "req_1", "0.2"))
+    with pytest.raises(ApiError) as raised:
+        store.admit(key, Decimal("0.01"))
+    assert "daily budget" in raised.value.message
+    assert int(raised.value.headers["retry-after"]) == 12 * 3600 - 30
+
+
+def test_monthly_budget_is_enforced_too(store) -> None:
+    _, key = store.create_key("team-a", daily_usd=Decimal(10), monthly_usd=Decimal("0.1"))
+    store.settle(store.admit(key, Decimal("0.2")), record(key, "req_1", "0.2"))
+    with pytest.raises(ApiError, match="monthly budget"):
+        store.admit(key, Decimal("0.01"))
+
+
+def test_settling_twice_keeps_one_usage_record(store) -> None:
+    _, key = store.create_key("team-a", daily_usd=Decimal(1))
+    admission = store.admit(key, Decimal("0.3"))
+    store.settle(admission, record(key, "req_1", "0.1"))
+    store.settle(admission, record(key, "req_1", "0.1"))
+    assert [r.request_id for r in store.usage(key.key_id)] == ["req_1"]
+    assert store.spent(key.key_id, "day#2026-11-26") == Decimal("0.1")
+
+
+def test_fifty_concurrent_requests_overspend_by_at_most_one_request(store) -> None:
+    budget, cost = Decimal("1.00"), Decimal("0.07")
+    _, key = store.create_key("team-a", daily_usd=budget)
+
+    def one(n: int) -> bool:
+        try:
+            admission = store.admit(key, cost)
+        except ApiError:
+            return False
+        store.settle(admission, record(key, f"req_{n}", str(cost)))
+        return True
+
+    with ThreadPoolExecutor(50) as pool:
+        admitted = sum(pool.map(one, range(50)))
+    spent = store.spent(key.key_id, "day#2026-11-26")
+    assert spent == admitted * cost
+    assert budget <= spent <= budget + cost
+    assert len(store.usage(key.key_id)) == admitted
+
+
+def test_the_response_cache_expires(store) -> None:
+    store.remember("abc", {"id": "msg_1"}, ttl_seconds=60)
+    assert store.cached("abc") == {"id": "msg_1"}
+    later = DynamoStore(store._client, store._table, clock=lambda: NOW + 61)
+    assert later.cached("abc") is None

@@ -9,10 +9,19 @@ from typing import Any
 PING = b'event: ping\ndata: {"type":"ping"}\n\n'
 
 
+def compact_json(value: object) -> bytes:
+    """UTF-8 JSON without spaces. A lone surrogate (an unpaired \\ud83d from upstream) has no
+    UTF-8 form, so only then is non-ASCII written as \\u escapes, which carry it intact."""
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return json.dumps(value, separators=(",", ":")).encode()
+
+
 def encode(event: dict[str, Any]) -> bytes:
     """One event; its `type` names it, as in every Anthropic stream event."""
-    data = json.dumps(event, separators=(",", ":"), ensure_ascii=False)
-    return f"event: {event['type']}\ndata: {data}\n\n".encode()
+    kind = str(event["type"]).encode()
+    return b"event: " + kind + b"\ndata: " + compact_json(event) + b"\n\n"
 
 
 async def encode_stream(events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:

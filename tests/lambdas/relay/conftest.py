@@ -53,7 +53,7 @@ def start_relay(simulator: SimulatorServer, **settings: object) -> ThreadedServe
 @pytest.fixture(scope="module")
 def relay_server() -> Iterator[Relay]:
     with SimulatorServer() as simulator:
-        # No retries here: each injected fault reaches the client, mapped (resilience has its own tests).
+        # No retries: each injected fault reaches the client (resilience has its own tests).
         server = start_relay(simulator, max_body_bytes=256 * 1024, retry_attempts=1)
         try:
             yield Relay(server.url, simulator)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -10,11 +11,16 @@ import pytest
 from relay_wire import KEY
 
 from relay.app import create_app
+from relay.dynamo import DynamoStore
 from relay.services import Services
 from relay.settings import Settings, key_digest
 from relaykit.environment import simulator_session
-from relaykit.simulator import SimulatorServer
+from relaykit.local_aws import LocalAws
+from relaykit.simulator import SimulatorConfig, SimulatorServer
+from relaykit.table import create_table
 from relaykit.threaded import ThreadedServer
+
+TABLE = "relay-test"
 
 
 @dataclass
@@ -39,15 +45,49 @@ class Relay:
         return total
 
 
-def start_relay(simulator: SimulatorServer, **settings: object) -> ThreadedServer:
+def start_relay(
+    simulator: SimulatorServer, aws: LocalAws | None = None, **settings: object
+) -> ThreadedServer:
+    if aws is not None:
+        settings |= {"table_name": TABLE, "dynamodb_endpoint_url": aws.endpoint_url}
     config = Settings(
         bedrock_region="us-east-1",
         key_digests=frozenset({key_digest(KEY)}),
         bedrock_endpoint_url=simulator.endpoint_url,
         **settings,  # type: ignore[arg-type]
     )
-    services = Services.from_settings(config, simulator_session())
+    tables = aws.session() if aws is not None else None
+    services = Services.from_settings(config, simulator_session(), table_session=tables)
     return ThreadedServer(create_app(config, services), name="relay").start()
+
+
+@dataclass
+class Gateway(Relay):
+    """A relay with its DynamoDB table (keys, limits, usage) in an embedded AWS."""
+
+    store: DynamoStore
+
+    def client_for(self, secret: str, **options: object) -> anthropic.Anthropic:
+        return anthropic.Anthropic(
+            base_url=self.url,
+            api_key=secret,
+            max_retries=0,
+            **options,  # type: ignore[arg-type]
+        )
+
+
+@contextlib.contextmanager
+def running_gateway(
+    simulator_config: SimulatorConfig | None = None, **settings: object
+) -> Iterator[Gateway]:
+    with LocalAws() as aws, SimulatorServer(simulator_config) as simulator:
+        client = aws.session().client("dynamodb", endpoint_url=aws.endpoint_url)
+        create_table(client, TABLE)
+        server = start_relay(simulator, aws, **settings)
+        try:
+            yield Gateway(server.url, simulator, DynamoStore(client, TABLE))
+        finally:
+            server.stop()
 
 
 @pytest.fixture(scope="module")

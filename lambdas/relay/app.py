@@ -54,7 +54,7 @@ async def _http_error(request: Request, error: Exception) -> Response:
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
     """Build the relay. Without arguments it reads the environment and calls real AWS."""
     settings = settings or Settings.from_env(os.environ)
-    services = services or Services.from_settings(settings)
+    services = services or Services.from_env(settings, os.environ)
     routes = Routes.plan(settings, services.backends)
     handlers = Handlers(settings, routes, services)
     return Starlette(

@@ -6,7 +6,9 @@ Tests and the CLI build them with other sessions or endpoints (the simulator, mo
 
 from __future__ import annotations
 
+import dataclasses
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -18,6 +20,9 @@ from relay.settings import ConfigError, Settings
 
 if TYPE_CHECKING:
     import boto3
+    from google.auth.credentials import Credentials
+
+    from relay.backends.vertex import VertexSettings
 
 
 class ResponseCache(Protocol):
@@ -32,6 +37,9 @@ class Backends:
 
     settings: Settings
     session: boto3.session.Session | None = None
+    vertex: VertexSettings | None = None
+    # google-auth credentials for Vertex AI; None loads them from `vertex` (or ADC).
+    vertex_credentials: Credentials | None = None
     _built: dict[tuple[str, str], Backend] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -46,7 +54,15 @@ class Backends:
             from relay.backends.bedrock import BedrockBackend
 
             return BedrockBackend.for_region(self.settings, region, self.session)
-        raise ConfigError(f"no {kind} backend is configured for region {region}")
+        if self.vertex is None:
+            raise ConfigError(
+                "RELAY_FALLBACKS names Vertex AI but RELAY_VERTEX_PROJECT is not set: name the "
+                "Google Cloud project (and RELAY_VERTEX_CREDENTIALS, the federation config)"
+            )
+        from relay.backends.vertex import VertexBackend
+
+        located = dataclasses.replace(self.vertex, region=region)
+        return VertexBackend.from_settings(located, self.vertex_credentials)
 
 
 @dataclass
@@ -63,9 +79,11 @@ class Services:
         settings: Settings,
         session: boto3.session.Session | None = None,
         table_session: boto3.session.Session | None = None,
+        vertex: VertexSettings | None = None,
+        vertex_credentials: Credentials | None = None,
     ) -> Services:
-        """`session` reaches the model providers, `table_session` the tables (default: the
-        same); both default to boto3's own credential chain."""
+        """`session` reaches Bedrock, `table_session` the tables (default: the same); both
+        default to boto3's own credential chain. `vertex` says how to reach Vertex AI."""
         static = StaticKeys(settings.key_digests)
         keys: KeyStore = static
         ledger: Ledger = LogLedger()
@@ -88,4 +106,15 @@ class Services:
             deadline=settings.retry_deadline,
         )
         resilience = Resilience(policy, settings.breaker_threshold, settings.breaker_cooldown)
-        return cls(Backends(settings, session), keys, ledger, cache, resilience)
+        backends = Backends(settings, session, vertex, vertex_credentials)
+        return cls(backends, keys, ledger, cache, resilience)
+
+    @classmethod
+    def from_env(cls, settings: Settings, env: Mapping[str, str]) -> Services:
+        """Services as deployed: Vertex AI is configured when RELAY_VERTEX_PROJECT is set."""
+        vertex = None
+        if env.get("RELAY_VERTEX_PROJECT"):
+            from relay.backends.vertex import VertexSettings
+
+            vertex = VertexSettings.from_env(env)
+        return cls.from_settings(settings, vertex=vertex)

@@ -3,6 +3,8 @@
 moto's bedrock-runtime is a stub, so the kit ships this stand-in: InvokeModel,
 InvokeModelWithResponseStream (event-stream framed) and CountTokens for the catalog's models,
 with Bedrock's errors, deterministic replies labelled as simulated, and injectable faults.
+The same server answers Claude on Vertex AI's rawPredict, streamRawPredict (Server-Sent Events)
+and count-tokens paths with Vertex's errors (`relaykit.simulator.vertex`).
 """
 
 from relaykit.simulator.app import create_app

@@ -1,4 +1,5 @@
-"""The simulator as a Starlette app: Bedrock Runtime's three Claude operations and a control API.
+"""The simulator as a Starlette app: Bedrock Runtime's three Claude operations, Vertex AI's three
+(`relaykit.simulator.vertex`, same replies, faults and stats) and a control API.
 
 Routes are thin: they parse, ask the state for an answer and render it. Every model request is
 counted in the stats before anything can fail, so a test can assert what reached "Bedrock".
@@ -12,7 +13,6 @@ Control endpoints (not part of Bedrock):
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import time
@@ -31,10 +31,11 @@ from relaykit.simulator.converse import messages_body
 from relaykit.simulator.errors import BedrockError, ErrorType, render
 from relaykit.simulator.eventstream import CONTENT_TYPE, chunk_frame, exception_frame
 from relaykit.simulator.faults import Drawn
-from relaykit.simulator.messages import stream_events
+from relaykit.simulator.pacing import paced_events
 from relaykit.simulator.request import parse_body, parse_invoke_body
 from relaykit.simulator.state import SimulatorState
 from relaykit.simulator.tokens import count_input_tokens
+from relaykit.simulator.vertex import routes as vertex_routes
 
 INVOKE = "InvokeModel"
 INVOKE_STREAM = "InvokeModelWithResponseStream"
@@ -52,14 +53,11 @@ def _ms_since(started: float) -> int:
 
 async def _begin(request: Request, operation: str) -> tuple[SimulatorState, str, Drawn]:
     """Count the request, wait the configured latency, and meet its faults."""
-    state = _state(request)
-    state.stats.record_request(operation, request.path_params["model_id"])
-    if state.config.latency:
-        await asyncio.sleep(state.config.latency)
-    drawn = state.faults.draw(streaming=operation == INVOKE_STREAM)
+    state, model_id = _state(request), request.path_params["model_id"]
+    drawn = await state.admit(operation, model_id, streaming=operation == INVOKE_STREAM)
     if drawn.upfront is not None:
         raise BedrockError.of(drawn.upfront)
-    return state, request.path_params["model_id"], drawn
+    return state, model_id, drawn
 
 
 def _fail(request: Request, error: BedrockError, request_id: str) -> Response:
@@ -117,28 +115,20 @@ def _metrics(usage: dict[str, int], latency: int, first_byte: int) -> dict[str, 
 async def _frames(
     request: Request, message: dict[str, Any], mid_stream: ErrorType | None, started: float
 ) -> AsyncIterator[bytes]:
-    config = _state(request).config
-    if config.time_to_first_token:
-        await asyncio.sleep(config.time_to_first_token)
     first_byte: int | None = None
-    deltas = 0
-    for event in stream_events(message):
-        kind = event.data["type"]
-        if mid_stream is not None and (deltas or kind == "message_delta"):
-            _state(request).stats.record_error(mid_stream.code)
-            yield exception_frame(BedrockError.of(mid_stream))
+    async for item in paced_events(_state(request).config, message, mid_stream):
+        if isinstance(item, ErrorType):
+            _state(request).stats.record_error(item.code)
+            yield exception_frame(BedrockError.of(item))
             return
-        if event.tokens and config.tokens_per_second:
-            await asyncio.sleep(event.tokens / config.tokens_per_second)
-        data = event.data
-        if kind == "message_stop":
+        data = item
+        if data["type"] == "message_stop":
             data = {
                 **data,
                 "amazon-bedrock-invocationMetrics": _metrics(
                     message["usage"], _ms_since(started), first_byte or 0
                 ),
             }
-        deltas += kind == "content_block_delta"
         yield chunk_frame(data)
         if first_byte is None:
             first_byte = _ms_since(started)
@@ -234,6 +224,7 @@ def create_app(config: SimulatorConfig | None = None) -> Starlette:
             "/model/{model_id:path}/invoke-with-response-stream", invoke_stream, methods=["POST"]
         ),
         Route("/model/{model_id:path}/count-tokens", count_tokens, methods=["POST"]),
+        *vertex_routes(),
         Route("/_simulator/faults", inject_faults, methods=["POST"]),
         Route("/_simulator/faults", pending_faults, methods=["GET"]),
         Route("/_simulator/stats", stats, methods=["GET"]),

@@ -26,6 +26,12 @@ class ErrorType(Enum):
         403,
         "You don't have access to the model with the specified model ID.",
     )
+    # Bedrock's answer to credentials it does not recognise (Vertex AI: 401 UNAUTHENTICATED).
+    UNRECOGNIZED_CLIENT = (
+        "UnrecognizedClientException",
+        403,
+        "The security token included in the request is invalid.",
+    )
     RESOURCE_NOT_FOUND = ("ResourceNotFoundException", 404, "The requested resource was not found.")
     MODEL_TIMEOUT = (
         "ModelTimeoutException",

@@ -34,6 +34,7 @@ FAULTS: dict[str, Fault] = {
         Fault("model_not_ready", ErrorType.MODEL_NOT_READY),
         Fault("model_error", ErrorType.MODEL_ERROR),
         Fault("access_denied", ErrorType.ACCESS_DENIED),
+        Fault("unauthenticated", ErrorType.UNRECOGNIZED_CLIENT),
         Fault("not_found", ErrorType.RESOURCE_NOT_FOUND),
         Fault("quota", ErrorType.SERVICE_QUOTA_EXCEEDED),
         Fault("validation", ErrorType.VALIDATION),

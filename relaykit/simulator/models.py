@@ -1,4 +1,5 @@
-"""Which model a Bedrock model id names, read from the catalog (the simulator spells no id)."""
+"""Which model a Bedrock or Vertex AI model id names, read from the catalog (the simulator
+spells no id)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,13 @@ class ModelResolver:
     """Looks up the model named by a modelId path parameter, or raises Bedrock's error."""
 
     def __init__(self, models: Iterable[Model] = MODELS) -> None:
+        models = tuple(models)
         self._index = model_index(models)
+        self._vertex = {model.vertex_id: model for model in models if model.vertex_id}
+
+    def vertex(self, model_id: str) -> Model | None:
+        """The model a Vertex AI publisher model id (`claude-haiku-4-5@20251001`) names."""
+        return self._vertex.get(model_id)
 
     def resolve(self, model_id: str) -> Model:
         key = model_id

@@ -68,7 +68,8 @@ def _chosen_tool(request: InvokeRequest, seen: _Seen) -> dict[str, Any] | None:
 
 def _drafts(request: InvokeRequest, digest: str) -> list[dict[str, Any]]:
     """The reply before stop sequences and max_tokens cut it."""
-    label = f"[simulated {request.model.name} on Bedrock]"
+    provider = request.dialect.name
+    label = f"[simulated {request.model.name} on {provider}]"
     seen = _last_user_message(request)
     about = f"{seen.words} words (sha256 {seen.digest})"
     drafts: list[dict[str, Any]] = []
@@ -93,7 +94,7 @@ def _drafts(request: InvokeRequest, digest: str) -> list[dict[str, Any]]:
         drafts.append(
             {
                 "type": "tool_use",
-                "id": f"toolu_bdrk_{digest[:24]}",
+                "id": f"toolu_{request.dialect.tag}_{digest[:24]}",
                 "name": tool["name"],
                 "input": sample_object(schema) if isinstance(schema, dict) else {},
             }
@@ -107,8 +108,8 @@ def _drafts(request: InvokeRequest, digest: str) -> list[dict[str, Any]]:
     drafts.append(
         {
             "type": "text",
-            "text": f"{label} {opening} This reply comes from the relaykit Bedrock simulator; "
-            "no model was called. The same request always gets the same reply.",
+            "text": f"{label} {opening} This reply comes from the relaykit {provider} "
+            "simulator; no model was called. The same request always gets the same reply.",
         }
     )
     return drafts

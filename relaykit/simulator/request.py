@@ -11,12 +11,16 @@ stop_sequences) plus thinking and metadata. Fields that belong to a beta feature
 only when a matching `anthropic_beta` flag is sent (conservative: a relay that forwards them
 without the flag fails here as it may on Bedrock). Anything else (`model`, `stream`,
 `service_tier`, `container`, `mcp_servers`, ...) is rejected as extraneous.
+
+The same checks serve the Vertex AI paths through a `Dialect`: Vertex takes its own
+`anthropic_version`, `stream` in the body, and beta flags from the `anthropic-beta` header.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +28,8 @@ from relay.catalog import Model
 from relaykit.simulator.errors import BedrockError
 
 ANTHROPIC_VERSION = "bedrock-2023-05-31"
+# The one `anthropic_version` Claude on Vertex AI takes (Anthropic's "Claude on Vertex AI" page).
+VERTEX_VERSION = "vertex-2023-10-16"
 # The anthropic SDK's AnthropicBedrock (2.x) sends its own dated API version instead of the
 # Bedrock one; accepted as the SDK evidently relies on it. Any other value is rejected.
 _DATED_VERSION = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -53,6 +59,41 @@ BETA_FIELDS: dict[str, tuple[str, ...]] = {
     "output_format": ("structured-outputs-",),
 }
 
+# A count-tokens body (Vertex AI's count-tokens:rawPredict) names its model and has no max_tokens.
+COUNT_FIELDS = frozenset(
+    {"anthropic_version", "model", "messages", "system", "tools", "tool_choice", "thinking"}
+)
+
+
+def _bedrock_version(version: object) -> bool:
+    return version == ANTHROPIC_VERSION or (
+        isinstance(version, str) and _DATED_VERSION.fullmatch(version) is not None
+    )
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """What one provider's Claude endpoint accepts, and how its replies name themselves.
+
+    `tag` goes into generated ids (`msg_bdrk_01...`, `msg_vrtx_01...`), `name` into reply text.
+    """
+
+    name: str
+    tag: str
+    version_ok: Callable[[object], bool]
+    fields: frozenset[str] = BASE_FIELDS
+    required: tuple[str, ...] = ("anthropic_version", "max_tokens", "messages")
+
+
+BEDROCK = Dialect("Bedrock", "bdrk", _bedrock_version)
+# Vertex AI takes `stream` in the body (streamRawPredict); the model is in the URL.
+VERTEX = Dialect(
+    "Vertex AI", "vrtx", lambda v: v == VERTEX_VERSION, BASE_FIELDS | frozenset({"stream"})
+)
+VERTEX_COUNT = Dialect(
+    "Vertex AI", "vrtx", lambda v: v == VERTEX_VERSION, COUNT_FIELDS, ("model", "messages")
+)
+
 MIN_THINKING_BUDGET = 1024
 _ROLES = ("user", "assistant")
 _TOOL_CHOICES = ("auto", "any", "tool", "none")
@@ -72,6 +113,7 @@ class InvokeRequest:
     thinking: bool
     stop_sequences: list[str]
     betas: list[str]
+    dialect: Dialect = BEDROCK
 
 
 def _malformed(violations: list[str]) -> BedrockError:
@@ -130,25 +172,32 @@ def _check_messages(violations: list[str], messages: Any) -> None:
                     violations.append(f"#/{path}: required key [type] not found")
 
 
-def _check_schema(body: dict[str, Any]) -> list[str]:
+def body_betas(body: dict[str, Any]) -> list[str]:
+    """The beta flags of a body's `anthropic_beta` list (Bedrock takes them there)."""
+    betas = body.get("anthropic_beta", [])
+    return [b for b in betas if isinstance(b, str)] if isinstance(betas, list) else []
+
+
+def _check_schema(body: dict[str, Any], dialect: Dialect, flags: Iterable[str]) -> list[str]:
     violations: list[str] = []
     betas = body.get("anthropic_beta", [])
-    flags = [b for b in betas if isinstance(b, str)] if isinstance(betas, list) else []
+    flags = list(flags)
     for key in body:
-        if key in BASE_FIELDS:
+        if key in dialect.fields:
             continue
         prefixes = BETA_FIELDS.get(key, ())
         if not prefixes or not any(flag.startswith(prefixes) for flag in flags):
             violations.append(f"#: extraneous key [{key}] is not permitted")
-    for key in ("anthropic_version", "max_tokens", "messages"):
+    for key in dialect.required:
         if key not in body:
             violations.append(f"#: required key [{key}] not found")
     version = body.get("anthropic_version")
-    if version is not None and not (
-        version == ANTHROPIC_VERSION
-        or (isinstance(version, str) and _DATED_VERSION.fullmatch(version))
-    ):
+    if version is not None and not dialect.version_ok(version):
         violations.append(f"#/anthropic_version: {version} is not a valid enum value")
+    if "model" in body:
+        _expect(violations, "model", body["model"], str)
+    if "stream" in body:
+        _expect(violations, "stream", body["stream"], bool)
     if "anthropic_beta" in body and _expect(violations, "anthropic_beta", betas, list):
         for i, flag in enumerate(betas):
             _expect(violations, f"anthropic_beta/{i}", flag, str)
@@ -239,10 +288,17 @@ def parse_body(raw: bytes) -> dict[str, Any]:
     return body
 
 
-def parse_invoke_body(raw: bytes, model: Model) -> InvokeRequest:
-    """Validate an InvokeModel body for `model`; raises BedrockError (ValidationException)."""
+def parse_invoke_body(
+    raw: bytes, model: Model, dialect: Dialect = BEDROCK, betas: Iterable[str] | None = None
+) -> InvokeRequest:
+    """Validate a Messages body for `model`; raises BedrockError (ValidationException).
+
+    `betas` are the flags that unlock beta fields; by default (Bedrock) the body's
+    `anthropic_beta`. Vertex AI reads them from the `anthropic-beta` header instead.
+    """
     body = parse_body(raw)
-    violations = _check_schema(body)
+    flags = body_betas(body) if betas is None else list(betas)
+    violations = _check_schema(body, dialect, flags)
     if violations:
         raise _malformed(violations)
     _check_semantics(body, model)
@@ -256,5 +312,15 @@ def parse_invoke_body(raw: bytes, model: Model) -> InvokeRequest:
         tool_choice=body.get("tool_choice", {"type": "auto"}),
         thinking=thinking.get("type") in ("enabled", "adaptive"),
         stop_sequences=body.get("stop_sequences", []),
-        betas=body.get("anthropic_beta", []),
+        betas=flags,
+        dialect=dialect,
     )
+
+
+def parse_count_body(raw: bytes, betas: Iterable[str]) -> dict[str, Any]:
+    """Validate a Vertex AI count-tokens body (its `model` is checked by the caller)."""
+    body = parse_body(raw)
+    violations = _check_schema(body, VERTEX_COUNT, betas)
+    if violations:
+        raise _malformed(violations)
+    return body

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import itertools
@@ -10,7 +11,7 @@ from typing import Any
 
 from relaykit.simulator.cache import PromptCache
 from relaykit.simulator.config import SimulatorConfig
-from relaykit.simulator.faults import FaultPlan
+from relaykit.simulator.faults import Drawn, FaultPlan
 from relaykit.simulator.messages import message_object
 from relaykit.simulator.models import ModelResolver
 from relaykit.simulator.replies import build_reply, request_digest
@@ -38,17 +39,26 @@ class SimulatorState:
         with self._lock:
             self._serial = itertools.count(1)
 
-    def _message_id(self, digest: str) -> str:
+    async def admit(self, operation: str, model_id: str, *, streaming: bool) -> Drawn:
+        """Count a model request, wait the configured latency, and draw the faults it meets.
+
+        Every provider's paths start here, so stats and the fault queue are shared.
+        """
+        self.stats.record_request(operation, model_id)
+        if self.config.latency:
+            await asyncio.sleep(self.config.latency)
+        return self.faults.draw(streaming=streaming)
+
+    def _message_id(self, digest: str, tag: str) -> str:
         # Unique per response, yet repeatable across runs: the request digest and a serial.
         with self._lock:
             serial = next(self._serial)
         raw = hashlib.sha256(f"{digest}:{serial}".encode()).digest()[:18]
-        return "msg_bdrk_01" + base64.b32encode(raw).decode().rstrip("=")[:22]
+        return f"msg_{tag}_01" + base64.b32encode(raw).decode().rstrip("=")[:22]
 
     def respond(self, request: InvokeRequest) -> dict[str, Any]:
         """The Message answering `request`, with its usage split by the prompt cache."""
         reply = build_reply(request)
         cache = self.cache.account(request.model.bedrock_id, segments(request.body))
-        return message_object(
-            self._message_id(request_digest(request)), request.model, reply, cache
-        )
+        message_id = self._message_id(request_digest(request), request.dialect.tag)
+        return message_object(message_id, request.model, reply, cache)

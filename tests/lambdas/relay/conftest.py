@@ -8,9 +8,11 @@ from dataclasses import dataclass
 
 import anthropic
 import pytest
+from google.auth.credentials import AnonymousCredentials
 from relay_wire import KEY
 
 from relay.app import create_app
+from relay.backends.vertex import VertexSettings
 from relay.dynamo import DynamoStore
 from relay.services import Services
 from relay.settings import Settings, key_digest
@@ -48,6 +50,7 @@ class Relay:
 def start_relay(
     simulator: SimulatorServer, aws: LocalAws | None = None, **settings: object
 ) -> ThreadedServer:
+    """The relay in front of the simulator: Bedrock, and Vertex AI for fallbacks that name it."""
     if aws is not None:
         settings |= {"table_name": TABLE, "dynamodb_endpoint_url": aws.endpoint_url}
     config = Settings(
@@ -57,7 +60,14 @@ def start_relay(
         **settings,  # type: ignore[arg-type]
     )
     tables = aws.session() if aws is not None else None
-    services = Services.from_settings(config, simulator_session(), table_session=tables)
+    vertex = VertexSettings("relay-test-project", endpoint_url=simulator.endpoint_url)
+    services = Services.from_settings(
+        config,
+        simulator_session(),
+        table_session=tables,
+        vertex=vertex,
+        vertex_credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+    )
     return ThreadedServer(create_app(config, services), name="relay").start()
 
 

@@ -12,7 +12,7 @@ import pytest
 from conftest import Gateway, running_gateway
 from relay_wire import user
 
-from relay.catalog import DEFAULT_MODEL, Routing
+from relay.catalog import DEFAULT_MODEL, MODELS, Routing
 from relay.errors import ApiError, ErrorType
 from relay.resilience import CircuitBreaker, Resilience, RetryPolicy
 from relay.settings import parse_fallbacks
@@ -21,6 +21,8 @@ from relaykit.simulator import SimulatorConfig
 
 MODEL = DEFAULT_MODEL.alias
 FALLBACK_REGION = "us-west-2"
+# Another served model, for the last step of the chain.
+CHEAPER = next(m for m in MODELS if m.served and m.vertex_id and m is not DEFAULT_MODEL)
 
 
 class Clock:
@@ -156,8 +158,10 @@ def test_an_open_route_is_skipped_while_another_is_left() -> None:
 
 
 def resilient_gateway(simulator: SimulatorConfig | None = None) -> Iterator[Gateway]:
-    """A relay that fails over to a second region, with quick retries and breakers."""
-    fallbacks = parse_fallbacks(json.dumps({MODEL: [f"bedrock:{FALLBACK_REGION}"]}))
+    """A relay that fails over to a second region, then to Vertex AI, then to another model,
+    with quick retries and breakers."""
+    chain = [f"bedrock:{FALLBACK_REGION}", "vertex", f"model:{CHEAPER.alias}"]
+    fallbacks = parse_fallbacks(json.dumps({MODEL: chain}))
     with running_gateway(
         simulator,
         fallbacks=fallbacks,
@@ -215,6 +219,37 @@ def test_spent_retries_fail_over_and_say_so(faulty) -> None:
     assert raw.headers["x-relay-model-id"] == fallback.model_id
     assert raw.headers["x-relay-fallback"] == DEFAULT_MODEL.anthropic_id
     assert raw.headers["x-relay-attempts"] == "5"
+
+
+def test_after_both_bedrock_regions_vertex_ai_serves(faulty) -> None:
+    faulty.simulator.state.reset()
+    faulty.simulator.state.faults.inject(["throttling"] * 8)
+    raw = faulty.client().messages.with_raw_response.create(
+        model=MODEL, max_tokens=20, messages=user("x")
+    )
+    assert raw.headers["x-relay-backend"] == "vertex/global"
+    assert raw.headers["x-relay-model-id"] == DEFAULT_MODEL.vertex_id
+    message = raw.parse()
+    assert message.model == DEFAULT_MODEL.anthropic_id
+    assert "Vertex AI" in message.content[0].text  # type: ignore[union-attr]
+
+
+def test_streams_fail_over_to_vertex_ai_too(faulty) -> None:
+    faulty.simulator.state.reset()
+    faulty.simulator.state.faults.inject(["unavailable"] * 8)
+    with faulty.client().messages.stream(model=MODEL, max_tokens=20, messages=user("x")) as s:
+        text = "".join(s.text_stream)
+    assert "Vertex AI" in text
+
+
+def test_the_last_resort_is_another_model(faulty) -> None:
+    faulty.simulator.state.reset()
+    faulty.simulator.state.faults.inject(["internal"] * 12)
+    raw = faulty.client().messages.with_raw_response.create(
+        model=MODEL, max_tokens=20, messages=user("x")
+    )
+    assert raw.headers["x-relay-fallback"] == CHEAPER.anthropic_id
+    assert raw.parse().model == CHEAPER.anthropic_id
 
 
 def test_under_30_percent_throttling_and_5_percent_errors_999_of_1000_succeed(stormy) -> None:

@@ -1,0 +1,1 @@
+"""Custom resources for Bedrock settings CloudFormation has no resource type for."""

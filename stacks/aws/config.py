@@ -1,0 +1,494 @@
+"""The deployment's typed configuration, parsed once from the CDK context.
+
+Defaults live in `cdk.json` under the `relaykit` key; any leaf can be overridden on the command
+line with a dotted key, e.g. `cdk synth -c relaykit.hongKong.enabled=true` or
+`-c relaykit.models=claude-haiku-4-5`. Values given with `-c` are strings: JSON is tried first
+(numbers, booleans, lists), then a comma-separated list where a list is expected.
+
+Everything below `load_config` takes these frozen models and never reads the context itself.
+Errors name the dotted key and say how to fix it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from relay.catalog import DEFAULT_MODEL, Model, Routing, UnknownModelError, by_alias
+from relay.targets import BedrockTarget, NoRouteError, bedrock_target
+
+CONTEXT_KEY = "relaykit"
+
+HONG_KONG = "ap-east-1"
+# Regions where Amazon Bedrock has no runtime endpoint at all; a relay there must call another.
+REGIONS_WITHOUT_BEDROCK = frozenset({HONG_KONG})
+# Regions an account must enable before it can deploy there (Settings > AWS Regions).
+OPT_IN_REGIONS = frozenset(
+    {
+        "af-south-1",
+        "ap-east-1",
+        "ap-east-2",
+        "ap-south-2",
+        "ap-southeast-3",
+        "ap-southeast-4",
+        "ap-southeast-5",
+        "ap-southeast-7",
+        "ca-west-1",
+        "eu-central-2",
+        "eu-south-1",
+        "eu-south-2",
+        "il-central-1",
+        "me-central-1",
+        "me-south-1",
+        "mx-central-1",
+    }
+)
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+_ACCOUNT = re.compile(r"^\d{12}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+_CIDR = re.compile(r"^(\d{1,3}\.){3}\d{1,3}/\d{1,2}$|^[0-9a-fA-F:]+/\d{1,3}$")
+
+
+class ConfigError(ValueError):
+    """The `relaykit` context is invalid; the message names the key and the fix."""
+
+
+class Architecture(StrEnum):
+    ARM_64 = "arm64"
+    X86_64 = "x86_64"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        coerce_numbers_to_str=True,
+    )
+
+
+def _check_region(value: str) -> str:
+    if not _REGION.match(value):
+        raise ValueError(f"'{value}' is not an AWS region code such as 'us-east-1'")
+    return value
+
+
+class PrimaryRelay(_Section):
+    """The main relay: API Gateway and Lambda in `region`, calling Bedrock in `bedrock_region`."""
+
+    region: str = "us-east-1"
+    # None: the relay's own region.
+    bedrock_region: str | None = None
+
+    _region = field_validator("region")(_check_region)
+
+    @field_validator("bedrock_region")
+    @classmethod
+    def _bedrock(cls, value: str | None) -> str | None:
+        return None if value is None else _check_region(value)
+
+
+class HongKongRelay(_Section):
+    """A relay in Hong Kong (ap-east-1), which has no Bedrock endpoint of its own."""
+
+    enabled: bool = False
+    # None: the first of `bedrock_region_candidates` that serves every configured model.
+    bedrock_region: str | None = None
+    # Nearest first (Taipei, Singapore, Tokyo).
+    bedrock_region_candidates: tuple[str, ...] = ("ap-east-2", "ap-southeast-1", "ap-northeast-1")
+
+    @field_validator("bedrock_region")
+    @classmethod
+    def _bedrock(cls, value: str | None) -> str | None:
+        return None if value is None else _check_region(value)
+
+    @field_validator("bedrock_region_candidates")
+    @classmethod
+    def _candidates(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError('list at least one region, e.g. ["ap-northeast-1"]')
+        return tuple(_check_region(v) for v in value)
+
+
+class UseCaseForm(_Section):
+    """Anthropic's one-time use-case form (PutUseCaseForModelAccess); submitted if none is on file.
+
+    Leave `company_name` empty if the account (or its organisation's management account) has
+    already submitted the form; the deployment then only checks that it is on file.
+    """
+
+    company_name: str = ""
+    company_website: str = ""
+    intended_users: str = "0"
+    industry_option: str = ""
+    other_industry_option: str = ""
+    use_cases: str = ""
+
+    @model_validator(mode="after")
+    def _complete(self) -> UseCaseForm:
+        if self.company_name and not (self.company_website and self.industry_option):
+            raise ValueError(
+                "companyWebsite and industryOption are required once companyName is set"
+            )
+        return self
+
+
+class ModelAccess(_Section):
+    """Marketplace agreements for the configured models, made by a custom resource."""
+
+    enabled: bool = True
+    # How long the custom resource waits for AUTHORIZED (the subscription takes up to 15 min).
+    wait_seconds: int = Field(default=600, ge=30, le=840)
+    use_case: UseCaseForm = UseCaseForm()
+
+
+class InvocationLogging(_Section):
+    """Bedrock model invocation logging to a KMS-encrypted CloudWatch log group.
+
+    The logs hold prompts and completions: keep retention short and access narrow.
+    """
+
+    enabled: bool = True
+    retention_days: int = Field(default=30, ge=1)
+
+
+class Guardrail(_Section):
+    """A PII guardrail the relay applies to every call (anonymises phones, ids, e-mails, cards)."""
+
+    enabled: bool = True
+
+
+class ApplicationProfiles(_Section):
+    """Application inference profiles per model, tagged for cost allocation."""
+
+    enabled: bool = True
+    # Regions whose CloudFormation has no AWS::Bedrock::ApplicationInferenceProfile yet (CDK's
+    # template validation reports it as F3006); no profiles are created there.
+    unavailable_regions: tuple[str, ...] = ("ap-east-2",)
+
+
+class Cache(_Section):
+    """A DynamoDB table the relay may use to cache responses (TTL-expired)."""
+
+    enabled: bool = True
+
+
+class Waf(_Section):
+    """AWS WAF in front of each relay: a per-IP rate limit and optional allow-lists."""
+
+    enabled: bool = True
+    # Requests per 5 minutes per client IP before WAF blocks it.
+    rate_limit: int = Field(default=2000, ge=10)
+    allowed_cidrs: tuple[str, ...] = ()
+    # ISO 3166-1 alpha-2 codes; empty means any country.
+    allowed_countries: tuple[str, ...] = ()
+
+    @field_validator("allowed_cidrs")
+    @classmethod
+    def _cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [v for v in value if not _CIDR.match(v)]
+        if bad:
+            raise ValueError(f"not CIDR blocks: {bad}; write e.g. '203.0.113.0/24'")
+        return value
+
+    @field_validator("allowed_countries")
+    @classmethod
+    def _countries(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [v for v in value if not _COUNTRY.match(v)]
+        if bad:
+            raise ValueError(f"not ISO 3166-1 alpha-2 country codes: {bad}; write e.g. 'HK'")
+        return value
+
+
+class UsagePlan(_Section):
+    """Per-key throttle and quota that API Gateway enforces."""
+
+    rate_limit: float = Field(default=20, gt=0)
+    burst_limit: int = Field(default=40, ge=1)
+    quota_per_day: int = Field(default=20_000, ge=1)
+    # One API key is created per name.
+    api_keys: tuple[str, ...] = ("default",)
+
+    @field_validator("api_keys")
+    @classmethod
+    def _keys(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value or len(set(value)) != len(value):
+            raise ValueError('list one or more distinct key names, e.g. ["default"]')
+        return value
+
+
+class Alarms(_Section):
+    """Alarm thresholds and who is told."""
+
+    emails: tuple[str, ...] = ()
+    success_rate_percent: float = Field(default=95, gt=0, le=100)
+    p99_latency_ms: int = Field(default=5000, ge=1)
+    throttles_per_5_minutes: int = Field(default=1, ge=1)
+    # The daily cost alarm fires above this share of the daily budget.
+    cost_alarm_percent: float = Field(default=120, gt=0)
+
+    @field_validator("emails")
+    @classmethod
+    def _emails(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [v for v in value if not _EMAIL.match(v)]
+        if bad:
+            raise ValueError(f"not e-mail addresses: {bad}")
+        return value
+
+
+class Budget(_Section):
+    """An AWS Budget on Bedrock spend, and the daily figure the cost alarm compares with."""
+
+    monthly_usd: float = Field(default=100, gt=0)
+    # Cost Explorer service names the budget counts. Anthropic models may bill through AWS
+    # Marketplace under their own "(Amazon Bedrock Edition)" names: add those here.
+    services: tuple[str, ...] = ("Amazon Bedrock",)
+
+    @property
+    def daily_usd(self) -> float:
+        return self.monthly_usd / 30
+
+
+class LambdaSettings(_Section):
+    """The relay function and the AWS Lambda Web Adapter layer that streams its responses."""
+
+    architecture: Architecture = Architecture.ARM_64
+    memory_mb: int = Field(default=1024, ge=128, le=10240)
+    # The layer ARN is arn:{partition}:lambda:{region}:{account}:layer:{name}:{version}, where
+    # name is LambdaAdapterLayerArm64 or LambdaAdapterLayerX86
+    # (github.com/aws/aws-lambda-web-adapter, "Zip packages").
+    web_adapter_account: str = "753240598075"
+    web_adapter_version: int = Field(default=27, ge=1)
+    log_retention_days: int = Field(default=30, ge=1)
+
+    @field_validator("web_adapter_account")
+    @classmethod
+    def _account(cls, value: str) -> str:
+        if not _ACCOUNT.match(value):
+            raise ValueError("a 12-digit AWS account id")
+        return value
+
+
+class RelayKitSettings(_Section):
+    """The `relaykit` context object, as written in cdk.json."""
+
+    account: str | None = None
+    prefix: str = "ClaudeRelay"
+    # Catalog aliases; empty means the catalog's default model.
+    models: tuple[str, ...] = ()
+    routing: Routing = Routing.GLOBAL
+    primary: PrimaryRelay = PrimaryRelay()
+    hong_kong: HongKongRelay = HongKongRelay()
+    model_access: ModelAccess = ModelAccess()
+    invocation_logging: InvocationLogging = InvocationLogging()
+    guardrail: Guardrail = Guardrail()
+    application_profiles: ApplicationProfiles = ApplicationProfiles()
+    cache: Cache = Cache()
+    waf: Waf = Waf()
+    usage_plan: UsagePlan = UsagePlan()
+    alarms: Alarms = Alarms()
+    budget: Budget = Budget()
+    lambda_: LambdaSettings = Field(default=LambdaSettings(), alias="lambda")
+    metrics_namespace: str = "ClaudeRelay"
+    stage_name: str = "prod"
+    # False for targets without the CDK bootstrap SSM parameter rule (the moto rehearsal).
+    bootstrap_version_rule: bool = True
+
+    @field_validator("account")
+    @classmethod
+    def _account(cls, value: str | None) -> str | None:
+        if value is not None and not _ACCOUNT.match(value):
+            raise ValueError("a 12-digit AWS account id, or null to use the CLI's account")
+        return value
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]{0,30}", value):
+            raise ValueError("letters and digits, starting with a letter, at most 31")
+        return value
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _models(cls, value: Any) -> Any:
+        return _as_list(value)
+
+
+def _as_list(value: Any) -> Any:
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return value
+
+
+@dataclass(frozen=True)
+class RelaySite:
+    """One relay deployment: where it runs, which Bedrock region it calls, and how."""
+
+    name: str
+    region: str
+    bedrock_region: str
+    targets: tuple[BedrockTarget, ...]
+    # Why this Bedrock region (shown in the stack outputs).
+    bedrock_region_reason: str
+
+    @property
+    def api_name(self) -> str:
+        return f"{self.name}-relay"
+
+
+@dataclass(frozen=True)
+class RelayKitConfig:
+    """The validated configuration every stack and construct receives."""
+
+    settings: RelayKitSettings
+    account: str | None
+    models: tuple[Model, ...]
+    relays: tuple[RelaySite, ...]
+
+    @property
+    def primary(self) -> RelaySite:
+        return self.relays[0]
+
+    @property
+    def bedrock_regions(self) -> tuple[str, ...]:
+        """Every Bedrock region a relay calls, once each, primary first."""
+        return tuple(dict.fromkeys(r.bedrock_region for r in self.relays))
+
+    def targets_in(self, bedrock_region: str) -> tuple[BedrockTarget, ...]:
+        return next(r.targets for r in self.relays if r.bedrock_region == bedrock_region)
+
+
+def load_config(
+    context: Mapping[str, Any], *, default_account: str | None = None
+) -> RelayKitConfig:
+    """Validate the `relaykit` context (with dotted `-c` overrides) into a RelayKitConfig."""
+    raw = _merge_overrides(context)
+    try:
+        settings = RelayKitSettings.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(_describe(error)) from None
+    models = _resolve_models(settings)
+    account = settings.account or default_account
+    relays = [_primary_site(settings, models)]
+    if settings.hong_kong.enabled:
+        relays.append(_hong_kong_site(settings, models))
+    return RelayKitConfig(settings, account, models, tuple(relays))
+
+
+def _merge_overrides(context: Mapping[str, Any]) -> dict[str, Any]:
+    base = context.get(CONTEXT_KEY, {})
+    if isinstance(base, str):
+        base = json.loads(base)
+    if not isinstance(base, dict):
+        raise ConfigError(f"{CONTEXT_KEY}: expected an object in cdk.json context")
+    merged: dict[str, Any] = json.loads(json.dumps(base))
+    prefix = CONTEXT_KEY + "."
+    for key, value in context.items():
+        if not key.startswith(prefix):
+            continue
+        path = key[len(prefix) :].split(".")
+        node = merged
+        for part in path[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"{key}: '{part}' is not an object, so it has no '{path[-1]}'")
+            node = child
+        node[path[-1]] = _parse_cli_value(value)
+    return merged
+
+
+def _parse_cli_value(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        key = ".".join([CONTEXT_KEY, *(str(p) for p in item["loc"])])
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown key; check its spelling against cdk.json"
+        lines.append(f"{key}: {message}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def _resolve_models(settings: RelayKitSettings) -> tuple[Model, ...]:
+    if not settings.models:
+        return (DEFAULT_MODEL,)
+    models = []
+    for alias in settings.models:
+        try:
+            models.append(by_alias(alias))
+        except UnknownModelError:
+            raise ConfigError(
+                f"{CONTEXT_KEY}.models: '{alias}' is not a model of the catalog; "
+                "use an alias from relay/catalog.py"
+            ) from None
+    return tuple(dict.fromkeys(models))
+
+
+def _targets(models: tuple[Model, ...], region: str, routing: Routing) -> tuple[BedrockTarget, ...]:
+    return tuple(bedrock_target(m, region, routing) for m in models)
+
+
+def _primary_site(settings: RelayKitSettings, models: tuple[Model, ...]) -> RelaySite:
+    primary = settings.primary
+    bedrock_region = primary.bedrock_region or primary.region
+    key = f"{CONTEXT_KEY}.primary." + ("bedrockRegion" if primary.bedrock_region else "region")
+    if bedrock_region in REGIONS_WITHOUT_BEDROCK:
+        raise ConfigError(
+            f"{key}: Amazon Bedrock has no endpoint in {bedrock_region}; set "
+            f"{CONTEXT_KEY}.primary.bedrockRegion to a Bedrock region, or use "
+            f"{CONTEXT_KEY}.hongKong for a relay in Hong Kong (ap-east-1 is an opt-in region)"
+        )
+    try:
+        targets = _targets(models, bedrock_region, settings.routing)
+    except NoRouteError as error:
+        raise ConfigError(f"{key}: {error} (or change {CONTEXT_KEY}.routing)") from None
+    reason = "configured" if primary.bedrock_region else "the relay's own region"
+    return RelaySite("primary", primary.region, bedrock_region, targets, reason)
+
+
+def _hong_kong_site(settings: RelayKitSettings, models: tuple[Model, ...]) -> RelaySite:
+    hk = settings.hong_kong
+    key = f"{CONTEXT_KEY}.hongKong.bedrockRegion"
+    if hk.bedrock_region is not None:
+        if hk.bedrock_region in REGIONS_WITHOUT_BEDROCK:
+            raise ConfigError(
+                f"{key}: Amazon Bedrock has no endpoint in {hk.bedrock_region}; choose one of "
+                f"{', '.join(hk.bedrock_region_candidates)}"
+            )
+        try:
+            targets = _targets(models, hk.bedrock_region, settings.routing)
+        except NoRouteError as error:
+            raise ConfigError(f"{key}: {error}") from None
+        return RelaySite("hongkong", HONG_KONG, hk.bedrock_region, targets, "configured")
+    refusals = []
+    for candidate in hk.bedrock_region_candidates:
+        try:
+            targets = _targets(models, candidate, settings.routing)
+        except NoRouteError as error:
+            refusals.append(f"{candidate}: {error}")
+            continue
+        reason = f"nearest candidate serving every model with {settings.routing.value} routing"
+        return RelaySite("hongkong", HONG_KONG, candidate, targets, reason)
+    raise ConfigError(
+        f"{key}: no candidate region serves every configured model with "
+        f"{settings.routing.value} routing; set {key} or "
+        f"{CONTEXT_KEY}.hongKong.bedrockRegionCandidates, or change {CONTEXT_KEY}.routing:\n  "
+        + "\n  ".join(refusals)
+    )

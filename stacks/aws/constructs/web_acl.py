@@ -1,0 +1,122 @@
+"""AWS WAF for a relay: a per-IP rate limit, and optional IP and country allow-lists.
+
+The country allow-list is the operator's tool for keeping the endpoint to the places where its
+users may use the models (Anthropic's supported regions, the cloud provider's terms).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import aws_wafv2 as wafv2
+from constructs import Construct
+
+
+@dataclass(frozen=True)
+class RelayWebAclProps:
+    name: str
+    rate_limit: int
+    allowed_cidrs: tuple[str, ...] = ()
+    allowed_countries: tuple[str, ...] = ()
+
+
+def _visibility(metric: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
+    return wafv2.CfnWebACL.VisibilityConfigProperty(
+        cloud_watch_metrics_enabled=True, metric_name=metric, sampled_requests_enabled=True
+    )
+
+
+def _block_unless(
+    statement: wafv2.CfnWebACL.StatementProperty,
+) -> wafv2.CfnWebACL.StatementProperty:
+    return wafv2.CfnWebACL.StatementProperty(
+        not_statement=wafv2.CfnWebACL.NotStatementProperty(statement=statement)
+    )
+
+
+class RelayWebAcl(Construct):
+    """Provisions a regional `CfnWebACL` (allow by default, blocking by rule) and its IP sets.
+
+    Rules, in order: block clients outside the IP allow-list (if any), block requests from
+    countries outside the country allow-list (if any), block clients over `rate_limit` requests
+    per 5 minutes.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, props: RelayWebAclProps) -> None:
+        super().__init__(scope, construct_id)
+        rules: list[wafv2.CfnWebACL.RuleProperty] = []
+        self.ip_sets: list[wafv2.CfnIPSet] = []
+        if props.allowed_cidrs:
+            statements = []
+            for version in ("IPV4", "IPV6"):
+                cidrs = [c for c in props.allowed_cidrs if (":" in c) == (version == "IPV6")]
+                if not cidrs:
+                    continue
+                ip_set = wafv2.CfnIPSet(
+                    self,
+                    f"Allowed{version}",
+                    addresses=cidrs,
+                    ip_address_version=version,
+                    scope="REGIONAL",
+                    description=f"Clients allowed to call {props.name}",
+                )
+                self.ip_sets.append(ip_set)
+                statements.append(
+                    wafv2.CfnWebACL.StatementProperty(
+                        ip_set_reference_statement=wafv2.CfnWebACL.IPSetReferenceStatementProperty(
+                            arn=ip_set.attr_arn
+                        )
+                    )
+                )
+            allowed = (
+                statements[0]
+                if len(statements) == 1
+                else wafv2.CfnWebACL.StatementProperty(
+                    or_statement=wafv2.CfnWebACL.OrStatementProperty(statements=statements)
+                )
+            )
+            rules.append(
+                self._block_rule("BlockOutsideIpAllowList", len(rules), _block_unless(allowed))
+            )
+        if props.allowed_countries:
+            geo = wafv2.CfnWebACL.StatementProperty(
+                geo_match_statement=wafv2.CfnWebACL.GeoMatchStatementProperty(
+                    country_codes=list(props.allowed_countries)
+                )
+            )
+            rules.append(
+                self._block_rule("BlockOutsideCountryAllowList", len(rules), _block_unless(geo))
+            )
+        rate = wafv2.CfnWebACL.StatementProperty(
+            rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                aggregate_key_type="IP", limit=props.rate_limit, evaluation_window_sec=300
+            )
+        )
+        rules.append(self._block_rule("RateLimitPerIp", len(rules), rate))
+        self.web_acl = wafv2.CfnWebACL(
+            self,
+            "WebAcl",
+            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+            scope="REGIONAL",
+            name=props.name,
+            description=f"Rate limit and allow-lists for {props.name}",
+            visibility_config=_visibility(props.name),
+            rules=rules,
+        )
+
+    @staticmethod
+    def _block_rule(
+        name: str, priority: int, statement: wafv2.CfnWebACL.StatementProperty
+    ) -> wafv2.CfnWebACL.RuleProperty:
+        return wafv2.CfnWebACL.RuleProperty(
+            name=name,
+            priority=priority,
+            action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+            statement=statement,
+            visibility_config=_visibility(name),
+        )
+
+    def associate(self, construct_id: str, resource_arn: str) -> wafv2.CfnWebACLAssociation:
+        return wafv2.CfnWebACLAssociation(
+            self, construct_id, resource_arn=resource_arn, web_acl_arn=self.web_acl.attr_arn
+        )

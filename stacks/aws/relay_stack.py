@@ -1,0 +1,93 @@
+"""A relay deployment in one region (the Hong Kong relay is one): the relay and its alarms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Aws, CfnOutput, Fn, Stack
+from constructs import Construct
+
+from stacks.aws.config import HONG_KONG, OPT_IN_REGIONS, RelayKitConfig, RelaySite
+from stacks.aws.constructs.alarms import RelayAlarms, RelayAlarmsProps
+from stacks.aws.constructs.relay import GuardrailRef, Relay, RelayProps
+
+
+class RelayStack(Stack):
+    """Composes `relay` and `alarms` for `site`; its outputs say how to call it."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: RelayKitConfig,
+        site: RelaySite,
+        guardrail: GuardrailRef | None,
+        **kwargs: Any,
+    ) -> None:
+        note = (
+            " (an opt-in region: enable it in the account first)"
+            if site.region in OPT_IN_REGIONS
+            else ""
+        )
+        where = "Hong Kong" if site.region == HONG_KONG else site.region
+        super().__init__(
+            scope,
+            construct_id,
+            description=(
+                f"Claude relay in {where}{note}, calling Bedrock in {site.bedrock_region}"
+            ),
+            **kwargs,
+        )
+        account = config.account or self.account
+        self.relay = Relay(
+            self,
+            "Relay",
+            RelayProps(site=site, settings=config.settings, account=account, guardrail=guardrail),
+        )
+        self.alarms = RelayAlarms(
+            self, "Alarms", RelayAlarmsProps(site=site, settings=config.settings)
+        )
+        base_url = Fn.join(
+            "",
+            [
+                "https://",
+                self.relay.api.rest_api_id,
+                f".execute-api.{site.region}.",
+                Aws.URL_SUFFIX,
+                f"/{config.settings.stage_name}",
+            ],
+        )
+        CfnOutput(self, "EndpointUrl", value=self.relay.api.url, description="Relay endpoint")
+        CfnOutput(
+            self,
+            "AnthropicBaseUrlExport",
+            value=Fn.join("", ["export ANTHROPIC_BASE_URL=", base_url]),
+            description="Point the Anthropic SDKs and Claude Code at the relay",
+        )
+        for name, key in self.relay.api_keys.items():
+            CfnOutput(
+                self,
+                f"ApiKeyId{name.title().replace('-', '')}",
+                value=key.key_id,
+                description=f"Id of API key '{name}'",
+            )
+            CfnOutput(
+                self,
+                f"GetApiKeyCommand{name.title().replace('-', '')}",
+                value=Fn.join(
+                    "",
+                    [
+                        "aws apigateway get-api-key --include-value --query value --output text "
+                        f"--region {site.region} --api-key ",
+                        key.key_id,
+                    ],
+                ),
+                description=f"Prints the value of API key '{name}'",
+            )
+        CfnOutput(
+            self, "BedrockRegion", value=site.bedrock_region, description=site.bedrock_region_reason
+        )
+        CfnOutput(self, "Routing", value=config.settings.routing.value)
+        CfnOutput(self, "ModelIds", value=",".join(t.model_id for t in site.targets))
+        CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn)

@@ -1,0 +1,59 @@
+"""Synthesise the CDK app once per test session and share its templates.
+
+The session configuration turns on everything (Hong Kong relay, WAF allow-lists, alarm e-mails,
+the use-case form) so one synthesis covers every construct; `cdk synth` of the defaults runs in
+test_cdk_cli.py.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_stack_helpers import FULL_OVERRIDES, cdk_json_context, use_pinned_node
+
+# jsii starts its Node process when aws_cdk is first imported: Node 22 must come first on PATH.
+use_pinned_node()
+
+from aws_cdk import App  # noqa: E402
+from aws_cdk.assertions import Template  # noqa: E402
+
+from stacks.aws.app import Deployment, build  # noqa: E402
+from stacks.aws.config import load_config  # noqa: E402
+
+
+@dataclass
+class Synthesis:
+    deployment: Deployment
+    outdir: Path
+    templates: dict[str, dict[str, Any]]
+    validation_error: str | None
+
+    def template(self, stack_name: str) -> Template:
+        return Template.from_json(self.templates[stack_name])
+
+    def report(self) -> dict[str, Any] | None:
+        path = self.outdir / "validation-report.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
+
+@pytest.fixture(scope="session")
+def synthesis(tmp_path_factory: pytest.TempPathFactory) -> Synthesis:
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    context = {**cdk_json_context(), **FULL_OVERRIDES}
+    app = App(context=context, outdir=str(outdir))
+    config = load_config(app.node.get_all_context())
+    deployment = build(app, config)
+    error = None
+    try:
+        app.synth()
+    except RuntimeError as exc:  # validation failures; the report says which
+        error = str(exc)
+    templates = {
+        path.name.removesuffix(".template.json"): json.loads(path.read_text())
+        for path in outdir.glob("*.template.json")
+    }
+    return Synthesis(deployment, outdir, templates, error)

@@ -1,0 +1,112 @@
+"""The typed configuration: defaults from cdk.json, `-c` overrides, and errors that name the key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aws_stack_helpers import cdk_json_context
+
+from relay.catalog import DEFAULT_MODEL, MODELS, Routing
+from relay.targets import NoRouteError, bedrock_target
+from stacks.aws.config import HONG_KONG, ConfigError, load_config
+
+
+def _load(**overrides: Any) -> Any:
+    context = cdk_json_context()
+    context.update({f"relaykit.{k}": v for k, v in overrides.items()})
+    return load_config(context)
+
+
+def test_defaults_deploy_the_catalog_default_model_in_one_region() -> None:
+    config = _load()
+    assert [m.alias for m in config.models] == [DEFAULT_MODEL.alias]
+    assert [r.name for r in config.relays] == ["primary"]
+    assert config.primary.bedrock_region == config.primary.region
+    assert config.settings.routing is Routing.GLOBAL
+    assert config.account is None
+
+
+def _served_from(region: str) -> list[str]:
+    served = []
+    for model in MODELS:
+        try:
+            bedrock_target(model, region, Routing.GLOBAL)
+        except NoRouteError:
+            continue
+        served.append(model.alias)
+    return served
+
+
+def test_cli_overrides_are_parsed_as_json_or_lists() -> None:
+    aliases = _served_from("us-east-1")
+    config = _load(
+        models=",".join(aliases), **{"usagePlan.quotaPerDay": "500", "account": "123456789012"}
+    )
+    assert [m.alias for m in config.models] == aliases
+    assert config.settings.usage_plan.quota_per_day == 500
+    assert config.account == "123456789012"
+
+
+def test_hong_kong_relay_calls_the_nearest_candidate_that_serves_every_model() -> None:
+    config = _load(**{"hongKong.enabled": "true"})
+    site = config.relays[1]
+    assert site.region == HONG_KONG
+
+    def serves(region: str) -> bool:
+        try:
+            return all(bedrock_target(m, region, config.settings.routing) for m in config.models)
+        except NoRouteError:
+            return False
+
+    candidates = config.settings.hong_kong.bedrock_region_candidates
+    assert site.bedrock_region == next(r for r in candidates if serves(r))
+    assert "nearest candidate" in site.bedrock_region_reason
+
+
+def test_bedrock_region_in_hong_kong_is_refused_with_the_opt_in_note() -> None:
+    with pytest.raises(
+        ConfigError,
+        match=r"relaykit\.primary\.region: Amazon Bedrock has no endpoint in ap-east-1.*opt-in",
+    ):
+        _load(**{"primary.region": HONG_KONG})
+
+
+def test_hong_kong_bedrock_region_cannot_be_hong_kong() -> None:
+    with pytest.raises(
+        ConfigError, match=r"relaykit\.hongKong\.bedrockRegion: Amazon Bedrock has no endpoint"
+    ):
+        _load(**{"hongKong.enabled": "true", "hongKong.bedrockRegion": HONG_KONG})
+
+
+def test_no_candidate_serving_the_models_is_an_error_listing_each_refusal() -> None:
+    with pytest.raises(ConfigError, match=r"hongKong\.bedrockRegion: no candidate region serves"):
+        _load(**{"hongKong.enabled": "true", "hongKong.bedrockRegionCandidates": '["eu-west-9"]'})
+
+
+def test_unknown_key_is_named() -> None:
+    with pytest.raises(ConfigError, match=r"relaykit\.hongkong: unknown key"):
+        _load(**{"hongkong": "{}"})
+
+
+def test_unknown_model_is_named_with_the_fix() -> None:
+    with pytest.raises(
+        ConfigError, match=r"relaykit\.models: 'claude-nonexistent' is not a model of the catalog"
+    ):
+        _load(models="claude-nonexistent")
+
+
+def test_bad_values_name_their_keys() -> None:
+    with pytest.raises(ConfigError) as error:
+        _load(**{"alarms.emails": '["not-an-email"]', "waf.allowedCountries": '["hongkong"]'})
+    assert "relaykit.alarms.emails" in str(error.value)
+    assert "relaykit.waf.allowedCountries" in str(error.value) or "allowed_countries" in str(
+        error.value
+    )
+
+
+def test_in_region_routing_where_the_model_is_not_offered_is_refused() -> None:
+    region = "eu-south-9"  # well-formed, and in no model's in-region list
+    assert region not in DEFAULT_MODEL.bedrock_in_region
+    with pytest.raises(ConfigError, match=r"relaykit\.primary\.region: .*not offered in-region"):
+        _load(routing="in-region", **{"primary.region": region})

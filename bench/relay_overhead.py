@@ -28,6 +28,7 @@ import httpx
 from relay.catalog import DEFAULT_MODEL, Routing
 from relay.targets import bedrock_target
 from relaykit.simulator import simulator_client
+from relaykit.threaded import wait_until_healthy
 
 ROOT = Path(__file__).parents[1]
 PYTHON = sys.executable
@@ -53,15 +54,7 @@ def process(args: list[str], port: int, env: dict[str, str] | None = None) -> It
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{url}/health", timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError(f"{args} did not start") from None
-                time.sleep(0.1)
+        wait_until_healthy(url, proc)
         yield url
     finally:
         proc.terminate()

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from relay.catalog import Routing
 from relay.settings import ConfigError
+from relaykit.keys_cli import add_commands as add_key_commands
 
 DEFAULT_PORT = 8787
 SIMULATOR_PORT = 8788
@@ -66,6 +67,7 @@ def parser() -> argparse.ArgumentParser:
     _relay_options(serve)
 
     commands.add_parser("models", help="list the model catalog: ids, lifecycle, profiles, prices")
+    add_key_commands(commands)
 
     simulator = commands.add_parser("simulator", help="serve the offline Bedrock simulator")
     simulator.add_argument("--host", default="127.0.0.1", help="address to listen on")
@@ -94,6 +96,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from relaykit.serve import serve
 
             serve(args.host, args.port, args.backend, args.region, args.routing, args.key)
+        elif args.command in ("keys", "usage"):
+            from relaykit.keys_cli import run
+
+            run(args)
         elif args.command == "models":
             from relaykit.models import table
 

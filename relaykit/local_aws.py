@@ -7,7 +7,6 @@ requests still lets concurrent clients interleave call by call, as they would ag
 from __future__ import annotations
 
 import threading
-from types import TracebackType
 from typing import Any, Self
 
 import boto3
@@ -18,7 +17,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from relaykit.threaded import LOOPBACK
+from relaykit.threaded import LOOPBACK, Running
 
 REGION = "us-east-1"
 
@@ -28,7 +27,7 @@ class _QuietHandler(MotoRequestHandler):
         """No werkzeug access line per call: the relay logs its own requests."""
 
 
-class LocalAws:
+class LocalAws(Running):
     """moto in a daemon thread; `session()` gives boto3 sessions with throwaway credentials."""
 
     def __init__(self, host: str = LOOPBACK, port: int = 0) -> None:
@@ -68,14 +67,3 @@ class LocalAws:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self._server = self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()

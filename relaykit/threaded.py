@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
 import time
 from types import TracebackType
 from typing import Self
 
+import httpx
 import uvicorn
 from starlette.types import ASGIApp
 
@@ -15,7 +17,43 @@ LOOPBACK = "127.0.0.1"
 _START_TIMEOUT = 10.0
 
 
-class ThreadedServer:
+def wait_until_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """Poll `url`/health until it answers; RuntimeError if the process dies or time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            httpx.get(f"{url}/health", timeout=1)
+            return
+        except httpx.TransportError:
+            if process.poll() is not None:
+                raise RuntimeError(f"{process.args!r} exited with {process.returncode}") from None
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{process.args!r} did not answer within {timeout} s") from None
+            time.sleep(0.1)
+
+
+class Running:
+    """`with` support for anything that starts and stops."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class ThreadedServer(Running):
     """Serves `app` on host:port (a free port when 0) while running; `url` says where."""
 
     def __init__(self, app: ASGIApp, *, host: str = LOOPBACK, port: int = 0, name: str) -> None:
@@ -85,14 +123,3 @@ class ThreadedServer:
         if self._socket is not None:
             self._socket.close()
         self._server = self._thread = self._socket = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -2,8 +2,9 @@
 
 The reply names the model it stands in for ("[simulated Claude Haiku 4.5 on Bedrock] ...") and
 says what it saw of the last user message as a word count and a short digest, never its text.
-With tools (and a tool_choice other than none) it calls the chosen tool with an input built from
-the tool's schema; after a tool_result it answers in text; with thinking it thinks first.
+With tools it calls the tool that tool_choice names, or (auto) one whose name the last user
+message mentions, or (any) that or the first, with an input built from the tool's schema; after a
+tool_result it answers in text; with thinking it thinks first.
 stop_sequences and max_tokens cut the reply the way the model's stop reasons describe.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +39,9 @@ class _Seen:
     words: int
     digest: str
     tool_results: int
+    # Lower-case words of its last text block, to see which tools it names (never echoed or
+    # logged).
+    vocabulary: frozenset[str] = frozenset()
 
 
 def request_digest(request: InvokeRequest) -> str:
@@ -53,7 +58,21 @@ def _last_user_message(request: InvokeRequest) -> _Seen:
     blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
     text = " ".join(str(b.get("text", "")) for b in blocks if b.get("type") == "text")
     results = sum(1 for b in blocks if b.get("type") == "tool_result")
-    return _Seen(len(text.split()), hashlib.sha256(text.encode()).hexdigest()[:8], results)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:8]
+    # Only the last text block asks: agents (Claude Code) put reminders that name every tool in
+    # the blocks before the user's own words.
+    asked = next((str(b.get("text", "")) for b in reversed(blocks) if b.get("type") == "text"), "")
+    return _Seen(len(text.split()), digest, results, frozenset(_words(asked)))
+
+
+def _words(text: str) -> list[str]:
+    """Words of three letters or more; `get_weather` and `getWeather` give get, weather."""
+    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", text)
+    return [w.lower() for w in re.findall(r"[A-Za-z]{3,}", spaced)]
+
+
+def _named(tool: dict[str, Any], seen: _Seen) -> bool:
+    return any(word in seen.vocabulary for word in _words(str(tool.get("name", ""))))
 
 
 def _chosen_tool(request: InvokeRequest, seen: _Seen) -> dict[str, Any] | None:
@@ -63,7 +82,12 @@ def _chosen_tool(request: InvokeRequest, seen: _Seen) -> dict[str, Any] | None:
     custom = [t for t in request.tools if t.get("type", "custom") == "custom"]
     if choice == "tool":
         return next((t for t in request.tools if t["name"] == request.tool_choice["name"]), None)
-    return custom[0] if custom else None
+    named = next((t for t in custom if _named(t, seen)), None)
+    # `auto` calls a tool only when the user's words name it (`weather` for get_weather), as a
+    # model would; agents such as Claude Code would otherwise call tools forever. `any` must.
+    if choice == "any":
+        return named or (custom[0] if custom else None)
+    return named
 
 
 def _drafts(request: InvokeRequest, digest: str) -> list[dict[str, Any]]:

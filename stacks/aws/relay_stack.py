@@ -91,3 +91,15 @@ class RelayStack(Stack):
         CfnOutput(self, "Routing", value=config.settings.routing.value)
         CfnOutput(self, "ModelIds", value=",".join(t.model_id for t in site.targets))
         CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn)
+        CfnOutput(
+            self,
+            "KeysTableName",
+            value=self.relay.usage_table.table_name,
+            description="Relay keys, limits and usage: relaykit keys create --table <this>",
+        )
+        CfnOutput(
+            self,
+            "UsagePlanId",
+            value=self.relay.usage_plan.usage_plan_id,
+            description="relaykit keys create --usage-plan <this> also admits a key at the gateway",
+        )

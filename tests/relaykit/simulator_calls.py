@@ -31,7 +31,10 @@ WEATHER_TOOL = {
 
 
 def messages_body(text: str = "What is the capital of France?", **fields: Any) -> dict[str, Any]:
-    """A minimal valid InvokeModel body for Claude, with `fields` added or replaced."""
+    """A minimal valid InvokeModel body for Claude, with `fields` added or replaced. With tools,
+    the default question names the weather tool, so the simulator calls it."""
+    if "tools" in fields and text == "What is the capital of France?":
+        text = "What is the weather in Paris, the capital of France?"
     return {
         "anthropic_version": "bedrock-2023-05-31",
         "max_tokens": 512,

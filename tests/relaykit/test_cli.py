@@ -7,15 +7,14 @@ import re
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import anthropic
-import httpx
 import pytest
 
 from relay.catalog import DEFAULT_MODEL, MODELS
 from relaykit.cli import main
+from relaykit.threaded import wait_until_healthy
 
 RELAYKIT = Path(sys.executable).parent / "relaykit"
 
@@ -81,15 +80,7 @@ def test_serve_runs_the_relay_in_the_foreground(tmp_path) -> None:
     with subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
         try:
             url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    httpx.get(f"{url}/health", timeout=1)
-                    break
-                except httpx.TransportError:
-                    assert time.monotonic() < deadline, "relaykit serve did not start"
-                    assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-                    time.sleep(0.2)
+            wait_until_healthy(url, proc)
             client = anthropic.Anthropic(base_url=url, api_key="sk-serve", max_retries=0)
             reply = client.messages.create(
                 model=DEFAULT_MODEL.alias,

@@ -203,3 +203,22 @@ def test_input_tokens_are_about_four_characters_each(sim, bedrock):
     message = invoke(bedrock, messages_body(text))
 
     assert 450 <= message["usage"]["input_tokens"] <= 550
+
+
+def test_auto_tool_choice_calls_no_tool_the_message_does_not_name(sim, bedrock):
+    message = invoke(bedrock, messages_body("Say hello", tools=[WEATHER_TOOL, TIME_TOOL]))
+
+    assert message["stop_reason"] == "end_turn"
+    assert [block["type"] for block in message["content"]] == ["text"]
+
+
+def test_auto_tool_choice_calls_the_tool_the_message_names(sim, bedrock):
+    message = invoke(bedrock, messages_body("What time is it?", tools=[WEATHER_TOOL, TIME_TOOL]))
+
+    assert message["content"][-1]["name"] == "get_time"
+
+
+def test_any_tool_choice_calls_a_tool_even_unnamed(sim, bedrock):
+    body = messages_body("Say hello", tools=[WEATHER_TOOL, TIME_TOOL], tool_choice={"type": "any"})
+
+    assert invoke(bedrock, body)["content"][-1]["name"] == "get_weather"

@@ -48,21 +48,32 @@ def run_claude(claude: Path, base_url: str, home: Path, *args: str) -> dict[str,
     return result
 
 
+# The simulator answers tool calls with placeholder input; nothing may act on it.
+NO_WRITES = ("--disallowedTools", "Bash,Edit,Write,NotebookEdit")
+
+
 def test_claude_code_completes_a_prompt_through_the_relay(claude, relay, tmp_path) -> None:
     result = run_claude(
-        claude,
-        relay.url,
-        tmp_path,
-        "Say hello",
-        "--model",
-        DEFAULT_MODEL.alias,
-        # The simulator answers tool calls with placeholder input; nothing may act on it.
-        "--disallowedTools",
-        "Bash,Edit,Write,NotebookEdit",
+        claude, relay.url, tmp_path, "Say hello", "--model", DEFAULT_MODEL.alias, *NO_WRITES
     )
     assert result["is_error"] is False
     assert str(result["result"]).startswith("[simulated ")
     stats = relay.simulator.state.stats.snapshot()
-    streamed = stats["operations"]["InvokeModelWithResponseStream"]["total"]
-    assert streamed >= 1
+    assert stats["operations"]["InvokeModelWithResponseStream"]["total"] == 1
     assert stats["errors"] == {}
+
+
+def test_claude_code_runs_a_tool_and_sends_its_result_back(claude, relay, tmp_path) -> None:
+    (tmp_path / "notes.txt").write_text("relay notes\n")
+    result = run_claude(
+        claude,
+        relay.url,
+        tmp_path,
+        "Read notes.txt",
+        "--model",
+        DEFAULT_MODEL.alias,
+        *NO_WRITES,
+    )
+    assert result["is_error"] is False
+    assert result["num_turns"] == 2
+    assert "1 tool result" in str(result["result"])

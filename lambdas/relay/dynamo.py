@@ -9,6 +9,7 @@ Layout (partition key `pk`, sort key `sk`, TTL attribute `expires_at`):
     limits#<key id>              month#<YYYY-MM>   USD spent and reserved that UTC month
     usage#<key id>               <iso time>#<id>   one usage record per request
     cache#<sha256 of request>    reply             a cached non-streamed reply
+    breaker#<route>              state             until when a route's breaker is open
 
 Every limit is enforced by a conditional write, never read-modify-write, so concurrent Lambda
 instances cannot race past it. Budgets reserve a request's upper-bound cost before the call and
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
 
 # A key looked up is trusted for this long, so a revocation takes effect within it.
 KEY_CACHE_SECONDS = 10.0
+# Shared breaker state is read at most this often per route and instance.
+BREAKER_CACHE_SECONDS = 2.0
 USAGE_RETENTION = timedelta(days=400)
 
 
@@ -86,6 +89,7 @@ class DynamoStore:
         self._cache_table = cache_table or table
         self._clock = clock
         self._keys: dict[str, tuple[float, ApiKey | None]] = {}
+        self._breakers: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -367,6 +371,36 @@ class DynamoStore:
         ):
             records.extend(_usage_from_item(item) for item in page.get("Items", []))
         return records
+
+    # Shared circuit breakers.
+
+    def is_open(self, label: str) -> bool:
+        now = self._clock()
+        with self._lock:
+            memo = self._breakers.get(label)
+        if memo is None or memo[0] <= now:
+            item = self._client.get_item(
+                TableName=self._table, Key={"pk": _s(f"breaker#{label}"), "sk": _s("state")}
+            ).get("Item")
+            until = float(item["open_until"]["N"]) if item else 0.0
+            memo = (now + BREAKER_CACHE_SECONDS, until)
+            with self._lock:
+                self._breakers[label] = memo
+        return memo[1] > now
+
+    def trip(self, label: str, seconds: float) -> None:
+        until = self._clock() + seconds
+        self._client.put_item(
+            TableName=self._table,
+            Item={
+                "pk": _s(f"breaker#{label}"),
+                "sk": _s("state"),
+                "open_until": _n(Decimal(str(round(until, 3)))),
+                "expires_at": _n(int(until) + 3600),
+            },
+        )
+        with self._lock:
+            self._breakers[label] = (self._clock() + BREAKER_CACHE_SECONDS, until)
 
     # Response cache.
 

@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from relay.errors import ApiError, ErrorType
 
@@ -79,11 +79,24 @@ class CircuitBreaker:
         with self._lock:
             self._failures, self._opened_at, self._trial = 0, None, False
 
-    def failure(self) -> None:
+    def failure(self) -> bool:
+        """Count a failure; True when this one opened the breaker."""
         with self._lock:
             self._failures += 1
             if self._trial or self._failures >= self._threshold:
+                opened = self._opened_at is None or self._trial
                 self._opened_at, self._trial = self._clock(), False
+                return opened
+            return False
+
+
+class BreakerBoard(Protocol):
+    """Breaker state shared between relay instances (DynamoDB in production): an instance that
+    opens a breaker posts it, so the others skip the route too instead of each learning it."""
+
+    def is_open(self, label: str) -> bool: ...
+
+    def trip(self, label: str, seconds: float) -> None: ...
 
 
 @dataclass
@@ -104,6 +117,7 @@ class Resilience:
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     rng: random.Random = field(default_factory=random.Random)
+    board: BreakerBoard | None = None
     _breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -126,8 +140,10 @@ class Resilience:
         last: ApiError | None = None
         attempts = 0
         for index, route in enumerate(routes):
-            breaker = self.breaker(label(route))
-            if not breaker.allow() and index < len(routes) - 1:
+            name = label(route)
+            breaker = self.breaker(name)
+            last_route = index == len(routes) - 1
+            if not last_route and not self._available(name, breaker):
                 continue
             for attempt in range(self.policy.attempts):
                 attempts += 1
@@ -137,7 +153,8 @@ class Resilience:
                     last = error
                     if error.type not in RETRYABLE | FAILOVER_ONLY:
                         raise
-                    breaker.failure()
+                    if breaker.failure() and self.board is not None:
+                        self.board.trip(name, self.breaker_cooldown)
                     if error.type in FAILOVER_ONLY or attempt + 1 == self.policy.attempts:
                         break
                     delay = self.policy.backoff(attempt, _retry_after(error), self.rng)
@@ -149,6 +166,11 @@ class Resilience:
                     return Outcome(value, route, attempts, failed_over=index > 0)
         assert last is not None, "no route was tried"
         raise last
+
+    def _available(self, name: str, breaker: CircuitBreaker) -> bool:
+        if self.board is not None and self.board.is_open(name):
+            return False
+        return breaker.allow()
 
 
 def _retry_after(error: ApiError) -> float | None:

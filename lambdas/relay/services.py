@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from relay.backends.base import Backend
 from relay.keys import ChainedKeys, KeyStore, StaticKeys
 from relay.ledger import Ledger, LogLedger
-from relay.resilience import Resilience, RetryPolicy
+from relay.resilience import BreakerBoard, Resilience, RetryPolicy
 from relay.settings import ConfigError, Settings
 
 if TYPE_CHECKING:
@@ -88,6 +88,7 @@ class Services:
         keys: KeyStore = static
         ledger: Ledger = LogLedger()
         cache: ResponseCache | None = None
+        board: BreakerBoard | None = None
         if settings.table_name:
             from relay.dynamo import DynamoStore
 
@@ -98,14 +99,16 @@ class Services:
                 settings.dynamodb_endpoint_url,
                 table_session or session,
             )
-            keys, ledger, cache = ChainedKeys(static, store), store, store
+            keys, ledger, cache, board = ChainedKeys(static, store), store, store, store
         policy = RetryPolicy(
             attempts=settings.retry_attempts,
             base_delay=settings.retry_base_delay,
             max_delay=settings.retry_max_delay,
             deadline=settings.retry_deadline,
         )
-        resilience = Resilience(policy, settings.breaker_threshold, settings.breaker_cooldown)
+        resilience = Resilience(
+            policy, settings.breaker_threshold, settings.breaker_cooldown, board=board
+        )
         backends = Backends(settings, session, vertex, vertex_credentials)
         return cls(backends, keys, ledger, cache, resilience)
 

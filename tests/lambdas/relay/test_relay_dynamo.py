@@ -156,3 +156,12 @@ def test_the_response_cache_expires(store) -> None:
     assert store.cached("abc") == {"id": "msg_1"}
     later = DynamoStore(store._client, store._table, clock=lambda: NOW + 61)
     assert later.cached("abc") is None
+
+
+def test_a_tripped_breaker_is_seen_by_another_instance_until_it_expires(store) -> None:
+    store.trip("bedrock/us-east-1", 30)
+    other = DynamoStore(store._client, store._table, clock=lambda: NOW + 1)
+    assert other.is_open("bedrock/us-east-1")
+    assert not other.is_open("bedrock/us-west-2")
+    later = DynamoStore(store._client, store._table, clock=lambda: NOW + 31)
+    assert not later.is_open("bedrock/us-east-1")

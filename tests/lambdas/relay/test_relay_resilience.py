@@ -271,3 +271,36 @@ def test_under_30_percent_throttling_and_5_percent_errors_999_of_1000_succeed(st
     assert len({r.request_id for r in usage}) == 1000
     errors = stormy.simulator.state.stats.snapshot()["errors"]
     assert sum(errors.values()) > 300  # the faults really happened
+
+
+class Board:
+    """An in-memory shared breaker board."""
+
+    def __init__(self) -> None:
+        self.open: dict[str, float] = {}
+
+    def is_open(self, label: str) -> bool:
+        return label in self.open
+
+    def trip(self, label: str, seconds: float) -> None:
+        self.open[label] = seconds
+
+
+def test_an_opened_breaker_is_posted_for_other_instances() -> None:
+    board = Board()
+    chain = resilience(Clock(), attempts=1, threshold=1)
+    chain.board = board
+    _, call = failing(ErrorType.OVERLOADED)
+    chain.run(("a", "b"), str, call)  # type: ignore[arg-type]
+    assert board.open == {"a": chain.breaker_cooldown}
+
+
+def test_a_route_open_on_the_board_is_skipped_by_another_instance() -> None:
+    board = Board()
+    board.trip("a", 30)
+    other = resilience(Clock())
+    other.board = board
+    calls, call = failing()
+    outcome = other.run(("a", "b"), str, call)  # type: ignore[arg-type]
+    assert calls == ["b"]
+    assert outcome.failed_over

@@ -101,8 +101,8 @@ class Settings:
             guardrail_id=env.get("RELAY_GUARDRAIL_ID") or None,
             guardrail_version=env.get("RELAY_GUARDRAIL_VERSION") or None,
             max_body_bytes=_int(env, "RELAY_MAX_BODY_BYTES", cls.max_body_bytes),
-            connect_timeout=_float(env, "RELAY_CONNECT_TIMEOUT", cls.connect_timeout),
-            read_timeout=_float(env, "RELAY_READ_TIMEOUT", cls.read_timeout),
+            connect_timeout=env_number(env, "RELAY_CONNECT_TIMEOUT", cls.connect_timeout),
+            read_timeout=env_number(env, "RELAY_READ_TIMEOUT", cls.read_timeout),
             retry_after_seconds=_int(env, "RELAY_RETRY_AFTER_SECONDS", cls.retry_after_seconds),
             extra_betas=frozenset(_csv(env.get("RELAY_EXTRA_BETAS", ""))),
             table_name=env.get("RELAY_TABLE_NAME") or None,
@@ -110,11 +110,11 @@ class Settings:
             dynamodb_endpoint_url=env.get("RELAY_DYNAMODB_ENDPOINT_URL") or None,
             cache_ttl_seconds=_int(env, "RELAY_CACHE_TTL_SECONDS", cls.cache_ttl_seconds),
             retry_attempts=_int(env, "RELAY_RETRY_ATTEMPTS", cls.retry_attempts),
-            retry_base_delay=_float(env, "RELAY_RETRY_BASE_DELAY", cls.retry_base_delay),
-            retry_max_delay=_float(env, "RELAY_RETRY_MAX_DELAY", cls.retry_max_delay),
-            retry_deadline=_float(env, "RELAY_RETRY_DEADLINE", cls.retry_deadline),
+            retry_base_delay=env_number(env, "RELAY_RETRY_BASE_DELAY", cls.retry_base_delay),
+            retry_max_delay=env_number(env, "RELAY_RETRY_MAX_DELAY", cls.retry_max_delay),
+            retry_deadline=env_number(env, "RELAY_RETRY_DEADLINE", cls.retry_deadline),
             breaker_threshold=_int(env, "RELAY_BREAKER_THRESHOLD", cls.breaker_threshold),
-            breaker_cooldown=_float(env, "RELAY_BREAKER_COOLDOWN", cls.breaker_cooldown),
+            breaker_cooldown=env_number(env, "RELAY_BREAKER_COOLDOWN", cls.breaker_cooldown),
             fallbacks=parse_fallbacks(env.get("RELAY_FALLBACKS", "")),
             metrics=_metrics(env),
             vertex_region=env.get("RELAY_VERTEX_REGION") or "global",
@@ -209,14 +209,11 @@ def _enum(env: Mapping[str, str], name: str, kind: type[_E], default: _E) -> _E:
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    return int(_number(env, name, default))
+    return int(env_number(env, name, default))
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    return _number(env, name, default)
-
-
-def _number(env: Mapping[str, str], name: str, default: float) -> float:
+def env_number(env: Mapping[str, str], name: str, default: float) -> float:
+    """A positive number from the environment, or ConfigError naming the variable."""
     raw = env.get(name)
     if not raw:
         return default

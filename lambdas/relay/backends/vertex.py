@@ -36,7 +36,7 @@ from urllib3.exceptions import (
 
 from relay.backends.base import Call, Event, Metrics, Stream
 from relay.errors import ApiError, ErrorType
-from relay.settings import ConfigError
+from relay.settings import ConfigError, env_number
 
 if TYPE_CHECKING:
     from google.auth.credentials import Credentials
@@ -125,8 +125,8 @@ class VertexSettings:
             region=env.get("RELAY_VERTEX_REGION", "").strip() or "global",
             credentials_info=parse_credentials(env.get("RELAY_VERTEX_CREDENTIALS", "")),
             endpoint_url=env.get("RELAY_VERTEX_ENDPOINT_URL", "").strip() or None,
-            connect_timeout=_number(env, "RELAY_CONNECT_TIMEOUT", cls.connect_timeout),
-            read_timeout=_number(env, "RELAY_READ_TIMEOUT", cls.read_timeout),
+            connect_timeout=env_number(env, "RELAY_CONNECT_TIMEOUT", cls.connect_timeout),
+            read_timeout=env_number(env, "RELAY_READ_TIMEOUT", cls.read_timeout),
         )
 
     @property
@@ -145,16 +145,6 @@ class VertexSettings:
             f"{self.base_url}/v1/projects/{self.project}/locations/{self.region}"
             f"/publishers/anthropic/models/{quote(model, safe='@.-_')}:{method}"
         )
-
-
-def _number(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if not raw:
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number") from None
 
 
 def parse_credentials(value: str) -> dict[str, Any] | None:

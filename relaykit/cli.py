@@ -1,4 +1,5 @@
-"""The `relaykit` console script: serve the relay, run the Bedrock simulator, the local quickstart.
+"""The `relaykit` console script: serve the relay, run the Bedrock simulator, the local quickstart,
+rehearse the AWS deploy.
 
 Exit codes: 0 on success, 1 with one line on stderr on failure, 2 for bad arguments.
 """
@@ -62,12 +63,37 @@ def parser() -> argparse.ArgumentParser:
     local.add_argument(
         "--once", action="store_true", help="exit after the demo calls instead of serving"
     )
+    local.add_argument(
+        "--deploy",
+        action="store_true",
+        help="first deploy the CDK app into an embedded AWS (relaykit deploy-rehearsal)",
+    )
 
     serve = commands.add_parser("serve", help="serve the relay in the foreground")
     _relay_options(serve)
 
     commands.add_parser("models", help="list the model catalog: ids, lifecycle, profiles, prices")
     add_key_commands(commands)
+
+    rehearsal = commands.add_parser(
+        "deploy-rehearsal",
+        help="deploy the CDK app with the real CDK CLI into an embedded AWS (moto), offline",
+    )
+    rehearsal.add_argument("--destroy", action="store_true", help="end with cdk destroy --all")
+    rehearsal.add_argument(
+        "--keep-serving", action="store_true", help="then keep the embedded AWS up until Ctrl-C"
+    )
+    rehearsal.add_argument(
+        "-c",
+        "--context",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="context for the synthesis, as with cdk -c (e.g. relaykit.models=claude-haiku-4-5)",
+    )
+    rehearsal.add_argument(
+        "--verbose", action="store_true", help="print the CDK CLI's output as it runs"
+    )
 
     simulator = commands.add_parser("simulator", help="serve the offline Bedrock simulator")
     simulator.add_argument("--host", default="127.0.0.1", help="address to listen on")
@@ -81,17 +107,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "local":
             from relaykit.local import LocalOptions, run_local
 
-            run_local(
-                LocalOptions(
-                    host=args.host,
-                    port=args.port,
-                    backend=args.backend,
-                    region=args.region,
-                    routing=args.routing,
-                    key=args.key,
-                    serve=not args.once,
-                )
+            options = LocalOptions(
+                host=args.host,
+                port=args.port,
+                backend=args.backend,
+                region=args.region,
+                routing=args.routing,
+                key=args.key,
+                serve=not args.once,
             )
+            if args.deploy:
+                from relaykit.rehearsal import RehearsalOptions, rehearsed
+
+                with rehearsed(RehearsalOptions()):
+                    print()
+                    run_local(options)
+            else:
+                run_local(options)
         elif args.command == "serve":
             from relaykit.serve import serve
 
@@ -100,6 +132,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             from relaykit.keys_cli import run
 
             run(args)
+        elif args.command == "deploy-rehearsal":
+            from relaykit.rehearsal import RehearsalOptions, rehearse
+
+            rehearse(
+                RehearsalOptions(
+                    destroy=args.destroy,
+                    keep_serving=args.keep_serving,
+                    verbose=args.verbose,
+                    context=tuple(args.context),
+                )
+            )
         elif args.command == "models":
             from relaykit.models import table
 

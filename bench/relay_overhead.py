@@ -158,7 +158,6 @@ def main() -> None:
             "RELAY_API_KEYS": KEY,
             "AWS_ACCESS_KEY_ID": "simulator",
             "AWS_SECRET_ACCESS_KEY": "simulator",
-            "LOG_LEVEL": "WARNING",
         }
         with process(relay, relay_port, env) as relay_url:
             boto = simulator_client(sim_url)

@@ -77,6 +77,8 @@ def _rate_limited(message: str, retry_after: float, headers: dict[str, str]) -> 
 class DynamoStore:
     """The relay's table: a KeyStore, a Ledger and a response cache."""
 
+    blocking = True
+
     def __init__(
         self,
         client: DynamoDBClient,

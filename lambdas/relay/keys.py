@@ -52,11 +52,15 @@ def unlimited(key_id: str, owner: str) -> ApiKey:
 class KeyStore(Protocol):
     """Where keys live (DynamoDB in production)."""
 
+    blocking: bool
+
     def find(self, digest: str) -> ApiKey | None: ...
 
 
 class StaticKeys:
     """Keys from configuration (RELAY_API_KEYS): known by digest, without limits."""
+
+    blocking = False
 
     def __init__(self, digests: frozenset[str]) -> None:
         self._digests = digests
@@ -72,6 +76,7 @@ class ChainedKeys:
 
     def __init__(self, *stores: KeyStore) -> None:
         self._stores = stores
+        self.blocking = any(store.blocking for store in stores)
 
     def find(self, digest: str) -> ApiKey | None:
         for store in self._stores:

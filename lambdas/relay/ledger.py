@@ -26,6 +26,8 @@ class Admission:
 
 
 class Ledger(Protocol):
+    blocking: bool
+
     def admit(self, key: ApiKey, estimate_usd: Decimal) -> Admission:
         """Count the request and reserve its estimated cost, or raise a 429 ApiError."""
         ...
@@ -56,6 +58,8 @@ def log_usage(record: UsageRecord) -> None:
 
 class LogLedger:
     """No limits; usage records go to the log only (static keys, no table configured)."""
+
+    blocking = False
 
     def admit(self, key: ApiKey, estimate_usd: Decimal) -> Admission:
         return Admission(key)

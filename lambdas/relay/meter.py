@@ -11,8 +11,7 @@ import time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from starlette.concurrency import run_in_threadpool
-
+from relay import offload
 from relay.backends.base import Event, Metrics
 from relay.catalog import Model
 from relay.cost import cost_usd
@@ -115,7 +114,7 @@ class Meter:
             cache_write_tokens=numbers["cache_write_tokens"],
         )
         try:
-            await run_in_threadpool(self._ledger.settle, self._admission, record)
+            await offload.call(self._ledger, self._ledger.settle, self._admission, record)
         except Exception:
             # The reply stands; a failed settlement is logged for reconciliation, not retried
             # here (the idempotent record makes a later replay safe).

@@ -15,7 +15,7 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from relay import sse
+from relay import offload, sse
 from relay.auth import authenticate, authorize
 from relay.backends.base import Event, Stream
 from relay.core import (
@@ -69,7 +69,7 @@ class Handlers:
         key: ApiKey | None = getattr(request.state, "key", None)
         if key is None:
             keys = self.services.keys
-            key = await run_in_threadpool(authenticate, request.headers, self.settings, keys)
+            key = await offload.call(keys, authenticate, request.headers, self.settings, keys)
             request.state.key = key
             request.state.facts["key_id"] = key.key_id
         return key
@@ -118,7 +118,8 @@ class Handlers:
                 return hit
         primary = plan.routes[0]
         estimate = estimate_usd(primary.model, plan.body, primary.premium)
-        admission = await run_in_threadpool(self.services.ledger.admit, key, estimate)
+        ledger = self.services.ledger
+        admission = await offload.call(ledger, ledger.admit, key, estimate)
         meter = self._meter(request, plan, admission)
         try:
             if plan.stream:
@@ -178,7 +179,8 @@ class Handlers:
         if reply is None:
             return None
         # A cached reply costs the key nothing; it is still one request of its rate.
-        admission = await run_in_threadpool(self.services.ledger.admit, key, Decimal(0))
+        ledger = self.services.ledger
+        admission = await offload.call(ledger, ledger.admit, key, Decimal(0))
         meter = self._meter(request, plan, admission, cached=True)
         await meter.finish({})
         headers = {**_headers(plan), **admission.headers, "x-cache": "hit"}

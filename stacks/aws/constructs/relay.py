@@ -192,7 +192,7 @@ class Relay(Construct):
             "RELAY_MODELS": ",".join(t.model.alias for t in site.targets),
             "RELAY_AUTH": "api-gateway",
             "RELAY_TABLE_NAME": self.usage_table.table_name,
-            "LOG_LEVEL": "INFO",
+            "POWERTOOLS_LOG_LEVEL": "INFO",
             "POWERTOOLS_SERVICE_NAME": site.api_name,
             "POWERTOOLS_METRICS_NAMESPACE": settings.metrics_namespace,
         }

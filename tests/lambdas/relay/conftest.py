@@ -1,103 +1,13 @@
-"""The relay under uvicorn on a loopback port, backed by the Bedrock simulator, once per module."""
+"""Fixtures: the relay in front of the Bedrock simulator, once per module."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 
-import anthropic
 import pytest
-from google.auth.credentials import AnonymousCredentials
-from relay_wire import KEY
+from relay_harness import Relay, start_relay
 
-from relay.app import create_app
-from relay.backends.vertex import VertexSettings
-from relay.dynamo import DynamoStore
-from relay.services import Services
-from relay.settings import Settings, key_digest
-from relaykit.environment import simulator_session
-from relaykit.local_aws import LocalAws
-from relaykit.simulator import SimulatorConfig, SimulatorServer
-from relaykit.table import create_table
-from relaykit.threaded import ThreadedServer
-
-TABLE = "relay-test"
-
-
-@dataclass
-class Relay:
-    url: str
-    simulator: SimulatorServer
-
-    def client(self, **options: object) -> anthropic.Anthropic:
-        return anthropic.Anthropic(
-            base_url=self.url,
-            api_key=KEY,
-            max_retries=0,
-            **options,  # type: ignore[arg-type]
-        )
-
-    def async_client(self) -> anthropic.AsyncAnthropic:
-        return anthropic.AsyncAnthropic(base_url=self.url, api_key=KEY, max_retries=0)
-
-    def reached_backend(self) -> int:
-        """How many requests the simulator has seen since the last reset."""
-        total: int = self.simulator.state.stats.snapshot()["total"]
-        return total
-
-
-def start_relay(
-    simulator: SimulatorServer, aws: LocalAws | None = None, **settings: object
-) -> ThreadedServer:
-    """The relay in front of the simulator: Bedrock, and Vertex AI for fallbacks that name it."""
-    if aws is not None:
-        settings |= {"table_name": TABLE, "dynamodb_endpoint_url": aws.endpoint_url}
-    config = Settings(
-        bedrock_region="us-east-1",
-        key_digests=frozenset({key_digest(KEY)}),
-        bedrock_endpoint_url=simulator.endpoint_url,
-        **settings,  # type: ignore[arg-type]
-    )
-    tables = aws.session() if aws is not None else None
-    vertex = VertexSettings("relay-test-project", endpoint_url=simulator.endpoint_url)
-    services = Services.from_settings(
-        config,
-        simulator_session(),
-        table_session=tables,
-        vertex=vertex,
-        vertex_credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-    )
-    return ThreadedServer(create_app(config, services), name="relay").start()
-
-
-@dataclass
-class Gateway(Relay):
-    """A relay with its DynamoDB table (keys, limits, usage) in an embedded AWS."""
-
-    store: DynamoStore
-
-    def client_for(self, secret: str, **options: object) -> anthropic.Anthropic:
-        return anthropic.Anthropic(
-            base_url=self.url,
-            api_key=secret,
-            max_retries=0,
-            **options,  # type: ignore[arg-type]
-        )
-
-
-@contextlib.contextmanager
-def running_gateway(
-    simulator_config: SimulatorConfig | None = None, **settings: object
-) -> Iterator[Gateway]:
-    with LocalAws() as aws, SimulatorServer(simulator_config) as simulator:
-        client = aws.session().client("dynamodb", endpoint_url=aws.endpoint_url)
-        create_table(client, TABLE)
-        server = start_relay(simulator, aws, **settings)
-        try:
-            yield Gateway(server.url, simulator, DynamoStore(client, TABLE))
-        finally:
-            server.stop()
+from relaykit.simulator import SimulatorServer
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from decimal import Decimal
 import anthropic
 import httpx
 import pytest
-from conftest import Gateway, running_gateway
+from relay_harness import Gateway, running_gateway
 from relay_wire import user
 
 from relay.catalog import DEFAULT_MODEL, MODELS

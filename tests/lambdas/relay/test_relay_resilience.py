@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import anthropic
 import pytest
-from conftest import Gateway, running_gateway
+from relay_harness import Gateway, running_gateway
 from relay_wire import user
 
 from relay.catalog import DEFAULT_MODEL, MODELS, Routing

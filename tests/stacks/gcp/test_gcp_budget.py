@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import PROJECT_NUMBER, Deployment, base_config
+from gcp_program import PROJECT_NUMBER, Deployment, base_config
 
 from stacks.gcp.budget import units_and_nanos
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from conftest import PROJECT_ID, RELAY_ACCOUNT
+from gcp_program import PROJECT_ID, RELAY_ACCOUNT
 
 from relay.catalog import DEFAULT_MODEL, MODELS
 from stacks.gcp.config import DEFAULT_QUOTA, ConfigError, parse

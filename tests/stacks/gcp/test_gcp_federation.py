@@ -7,7 +7,7 @@ from urllib.parse import unquote
 
 import google.auth.aws
 import pytest
-from conftest import PROJECT_NUMBER, RELAY_ACCOUNT, Deployment, base_config, run_program
+from gcp_program import PROJECT_NUMBER, RELAY_ACCOUNT, Deployment, base_config, run_program
 
 from stacks.gcp.federation import NORMALISED_AWS_ROLE, aws_credential_config
 

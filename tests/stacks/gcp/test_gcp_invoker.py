@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import PROJECT_ID, Deployment, base_config, run_program
+from gcp_program import PROJECT_ID, Deployment, base_config, run_program
 
 from stacks.gcp.invoker import INVOKE_PERMISSIONS
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import Deployment
+from gcp_program import Deployment
 
 from stacks.gcp.config import AlertConfig
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import PROJECT_ID, Deployment, base_config
+from gcp_program import PROJECT_ID, Deployment, base_config
 
 from relay.catalog import DEFAULT_MODEL
 from stacks.gcp.guidance import model_garden_url, raw_predict_url, vertex_host

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
-from conftest import Deployment, base_config, run_program
+from gcp_program import Deployment, base_config, run_program
 from pulumi_policy import (
     PolicyCustomTimeouts,
     PolicyResource,

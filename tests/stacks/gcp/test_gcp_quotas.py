@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import PROJECT_ID, Deployment, base_config, run_program
+from gcp_program import PROJECT_ID, Deployment, base_config, run_program
 
 from relay.catalog import DEFAULT_MODEL, MODELS
 from stacks.gcp.config import parse

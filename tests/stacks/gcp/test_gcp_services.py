@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import PROJECT_ID, Deployment
+from gcp_program import PROJECT_ID, Deployment
 
 SERVICE = "gcp:projects/service:Service"
 

@@ -134,6 +134,10 @@ class Handlers:
         except ApiError as error:
             await meter.finish({}, status=error)
             raise
+        except Exception:
+            # Still one record, and the budget reservation released.
+            await meter.finish({}, status=ApiError(ErrorType.API, "unhandled", "unhandled"))
+            raise
         meter.served(invoked)
         message, metrics = invoked.value
         usage = message.get("usage") or {}

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import boto3
     from google.auth.credentials import Credentials
 
-    from relay.backends.vertex import VertexSettings
+    from relay.backends.vertex_access import VertexSettings
 
 
 class ResponseCache(Protocol):
@@ -117,7 +117,7 @@ class Services:
         """Services as deployed: Vertex AI is configured when RELAY_VERTEX_PROJECT is set."""
         vertex = None
         if env.get("RELAY_VERTEX_PROJECT"):
-            from relay.backends.vertex import VertexSettings
+            from relay.backends.vertex_access import VertexSettings
 
             vertex = VertexSettings.from_env(env)
         return cls.from_settings(settings, vertex=vertex)

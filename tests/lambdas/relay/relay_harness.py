@@ -13,7 +13,7 @@ from google.auth.credentials import AnonymousCredentials
 from relay_wire import KEY
 
 from relay.app import create_app
-from relay.backends.vertex import VertexSettings
+from relay.backends.vertex_access import VertexSettings
 from relay.dynamo import DynamoStore
 from relay.services import Services
 from relay.settings import Settings, key_digest

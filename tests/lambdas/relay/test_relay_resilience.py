@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -21,6 +22,7 @@ from relaykit.simulator import SimulatorConfig
 
 MODEL = DEFAULT_MODEL.alias
 FALLBACK_REGION = "us-west-2"
+BREAKER_COOLDOWN = 0.05
 # Another served model, for the last step of the chain.
 CHEAPER = next(m for m in MODELS if m.served and m.vertex_id and m is not DEFAULT_MODEL)
 
@@ -169,14 +171,23 @@ def resilient_gateway(simulator: SimulatorConfig | None = None) -> Iterator[Gate
         retry_base_delay=0.001,
         retry_max_delay=0.004,
         breaker_threshold=5,
-        breaker_cooldown=0.05,
+        breaker_cooldown=BREAKER_COOLDOWN,
     ) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
-def faulty() -> Iterator[Gateway]:
+def faulty_gateway() -> Iterator[Gateway]:
     yield from resilient_gateway()
+
+
+@pytest.fixture
+def faulty(faulty_gateway: Gateway) -> Gateway:
+    """The module's gateway with no faults queued and every breaker past its cool-down, so no
+    test inherits the routes an earlier one left open."""
+    faulty_gateway.simulator.state.reset()
+    time.sleep(BREAKER_COOLDOWN * 2)
+    return faulty_gateway
 
 
 @pytest.fixture(scope="module")

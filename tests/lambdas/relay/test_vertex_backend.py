@@ -24,13 +24,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from relay.backends.base import Call
-from relay.backends.vertex import (
-    VertexBackend,
-    VertexSettings,
-    load_credentials,
-    parse_credentials,
-    vertex_body,
-)
+from relay.backends.vertex import VertexBackend, vertex_body
+from relay.backends.vertex_access import VertexSettings, load_credentials, parse_credentials
 from relay.catalog import DEFAULT_MODEL
 from relay.errors import ApiError, ErrorType
 from relay.settings import ConfigError

@@ -151,6 +151,8 @@ class Model:
 _ANTHROPIC_PRICING = "https://platform.claude.com/docs/en/about-claude/pricing"
 _ANTHROPIC_MODELS = "https://platform.claude.com/docs/en/about-claude/models/overview"
 _ANTHROPIC_DEPRECATIONS = "https://platform.claude.com/docs/en/about-claude/model-deprecations"
+# Per-model reference pages: ids, context window, max output and prices of the 5.5 generation.
+_ANTHROPIC_MODEL_PAGES = "https://platform.claude.com/docs/en/models/"
 # States that Sonnet 4.5 and later cost 10% more on regional than on global endpoints.
 _ANTHROPIC_BEDROCK = (
     "https://platform.claude.com/docs/en/build-with-claude/claude-on-amazon-bedrock-legacy"
@@ -209,15 +211,22 @@ _JP_TOKYO = _JP[:1]
 
 
 def _profiles(
-    *, global_sources: tuple[str, ...] = (), **geo_sources: tuple[str, ...]
+    *,
+    global_sources: tuple[str, ...] = (),
+    source: str = _BEDROCK_REGIONS,
+    **geo_sources: tuple[str, ...],
 ) -> tuple[InferenceProfile, ...]:
-    """The model's profiles: the global one, then one per geography keyword (us=, eu=, jp=, au=)."""
+    """The model's profiles: the global one, then one per geography keyword (us=, eu=, jp=, au=).
+
+    `source` is the page the source regions were read from (AWS's Regional availability tables
+    unless said otherwise).
+    """
     profiles = [
-        InferenceProfile(geography, sources, _DESTINATIONS[geography], _BEDROCK_REGIONS)
+        InferenceProfile(geography, sources, _DESTINATIONS[geography], source)
         for geography, sources in ((Geography(k), v) for k, v in geo_sources.items())
     ]
     if global_sources:
-        profiles.insert(0, InferenceProfile(Geography.GLOBAL, global_sources, (), _BEDROCK_REGIONS))
+        profiles.insert(0, InferenceProfile(Geography.GLOBAL, global_sources, (), source))
     return tuple(profiles)
 
 
@@ -424,8 +433,11 @@ HAIKU_3_5 = Model(
 )
 
 # The current Opus (Claude Code asks for it by default). Bedrock offers it through profiles only
-# (global, us, eu, jp, au per its model card), but the regions each profile is callable from were
-# not readable when this was written: it routes nowhere on Bedrock until they are filled in.
+# (global, us, eu, jp, au per its model card). AWS's per-region table was not readable when this
+# was written; the only source regions known are from a published list-inference-profiles run in
+# Tokyo (global, and jp routing to Tokyo and Osaka). Other regions get no route until the table
+# is read: listing fewer source regions than AWS does refuses requests, never misroutes them.
+_OPUS_5_5_TOKYO_RUN = "https://dev.classmethod.jp/en/articles/bedrock-claude-opus-5-5/"
 OPUS_5_5 = Model(
     name="Claude Opus 5.5",
     anthropic_id="claude-opus-5-5",
@@ -444,12 +456,75 @@ OPUS_5_5 = Model(
         source=_ANTHROPIC_PRICING,
     ),
     lifecycle=Lifecycle.ACTIVE,
-    inference_profiles=(),
+    inference_profiles=_profiles(
+        global_sources=_JP_TOKYO, jp=_JP_TOKYO, source=_OPUS_5_5_TOKYO_RUN
+    ),
     vertex_regions=("global",),
     regional_premium=_REGIONAL_PREMIUM,
     eol_not_before=date(2027, 9, 22),
     lifecycle_source=f"{_BEDROCK_CARDS}claude-opus-5-5.html",
     docs=_ANTHROPIC_MODELS,
+)
+
+# The 5.5 Haiku and Sonnet. Their Bedrock region tables were not readable when this was written:
+# no profile is listed, so they route nowhere on Bedrock until the tables are filled in. Their
+# Vertex regions were not read either (an empty tuple leaves the region unchecked).
+# The Bedrock and Vertex ids are the ones the AI SDK added at launch (with a us. profile for both);
+# the regional premium is the one Anthropic states for Sonnet 4.5 and later.
+_AI_SDK_RELEASES = "https://github.com/vercel/ai/releases/tag/@ai-sdk%2Famazon-bedrock@"
+_HAIKU_5_5_IDS = f"{_AI_SDK_RELEASES}5.0.109"
+_SONNET_5_5_IDS = f"{_AI_SDK_RELEASES}5.0.99"
+HAIKU_5_5 = Model(
+    name="Claude Haiku 5.5",
+    anthropic_id="claude-haiku-5-5",
+    alias="claude-haiku-5-5",
+    bedrock_id="anthropic.claude-haiku-5-5",
+    vertex_id="claude-haiku-5-5",
+    context_window=1_000_000,
+    max_output_tokens=128_000,
+    # Prompts up to 100,000 tokens; longer prompts cost 5x these rates.
+    prices=Prices(
+        input=Decimal("0.10"),
+        output=Decimal("0.50"),
+        cache_write_5m=Decimal("0.125"),
+        cache_write_1h=Decimal("0.20"),
+        # The documented 0.1x cache-hit multiplier of input.
+        cache_read=Decimal("0.01"),
+        source=f"{_ANTHROPIC_MODEL_PAGES}haiku-5-5/overview",
+    ),
+    lifecycle=Lifecycle.ACTIVE,
+    inference_profiles=(),
+    regional_premium=_REGIONAL_PREMIUM,
+    eol_not_before=date(2027, 10, 7),
+    lifecycle_source=f"{_BEDROCK_CARDS}claude-haiku-5-5.html",
+    docs=f"{_ANTHROPIC_MODEL_PAGES}haiku-5-5/overview",
+)
+
+# No Bedrock model card was readable: Active because the AI SDK added its Bedrock ids at launch
+# (2026-09-28) and no Bedrock end of life was found. Its prices are read from the comparison
+# table of the Haiku 5.5 page.
+SONNET_5_5 = Model(
+    name="Claude Sonnet 5.5",
+    anthropic_id="claude-sonnet-5-5",
+    alias="claude-sonnet-5-5",
+    bedrock_id="anthropic.claude-sonnet-5-5",
+    vertex_id="claude-sonnet-5-5",
+    context_window=1_000_000,
+    max_output_tokens=128_000,
+    prices=Prices(
+        input=Decimal("2"),
+        output=Decimal("10"),
+        # The documented 1.25x, 2x and 0.1x cache multipliers of input.
+        cache_write_5m=Decimal("2.50"),
+        cache_write_1h=Decimal("4"),
+        cache_read=Decimal("0.20"),
+        source=f"{_ANTHROPIC_MODEL_PAGES}haiku-5-5/overview",
+    ),
+    lifecycle=Lifecycle.ACTIVE,
+    inference_profiles=(),
+    regional_premium=_REGIONAL_PREMIUM,
+    lifecycle_source=_SONNET_5_5_IDS,
+    docs=f"{_ANTHROPIC_MODEL_PAGES}sonnet-5-5/overview",
 )
 
 MODELS: tuple[Model, ...] = (
@@ -462,12 +537,16 @@ MODELS: tuple[Model, ...] = (
     OPUS_4_1,
     SONNET_4,
     HAIKU_3_5,
+    HAIKU_5_5,
+    SONNET_5_5,
 )
 DEFAULT_MODEL = HAIKU_4_5
 
 # Sources not attached to a single model, for readers of this module.
 SOURCES = {
     "regional_premium": _ANTHROPIC_BEDROCK,
+    "haiku_5_5_ids": _HAIKU_5_5_IDS,
+    "sonnet_5_5_ids": _SONNET_5_5_IDS,
     "vertex_ids": _ANTHROPIC_VERTEX,
     "count_tokens": _BEDROCK_COUNT_TOKENS,
 }

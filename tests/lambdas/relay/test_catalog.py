@@ -11,10 +11,13 @@ from relay.catalog import (
     DEFAULT_MODEL,
     HAIKU_3_5,
     HAIKU_4_5,
+    HAIKU_5_5,
     MODELS,
     OPUS_4_1,
+    OPUS_5_5,
     SONNET_4,
     SONNET_4_5,
+    SONNET_5_5,
     Geography,
     Lifecycle,
     Model,
@@ -172,3 +175,61 @@ def test_profile_for_region_is_none_outside_the_source_regions() -> None:
     jp = HAIKU_4_5.profile_for_region("ap-northeast-1", Geography.JP)
     assert jp is not None
     assert jp.profile_id(HAIKU_4_5.bedrock_id) == "jp.anthropic.claude-haiku-4-5-20251001-v1:0"
+
+
+def test_the_5_5_models_come_last_so_earlier_positions_keep_their_models() -> None:
+    assert MODELS[-2:] == (HAIKU_5_5, SONNET_5_5)
+    assert MODELS[0] is DEFAULT_MODEL
+
+
+@pytest.mark.parametrize(
+    ("name", "model"),
+    [
+        ("claude-haiku-5-5", HAIKU_5_5),
+        ("anthropic.claude-haiku-5-5", HAIKU_5_5),
+        ("claude-sonnet-5-5", SONNET_5_5),
+        ("anthropic.claude-sonnet-5-5", SONNET_5_5),
+        ("global.anthropic.claude-opus-5-5", OPUS_5_5),
+        ("jp.anthropic.claude-opus-5-5", OPUS_5_5),
+    ],
+)
+def test_5_5_models_resolve_by_their_ids(name: str, model: Model) -> None:
+    resolved = resolve(name)
+    assert resolved.model is model
+    assert resolved.warning is None
+
+
+def test_opus_5_5_profiles_are_global_and_jp_callable_from_tokyo() -> None:
+    assert [p.geography for p in OPUS_5_5.inference_profiles] == [Geography.GLOBAL, Geography.JP]
+    for profile in OPUS_5_5.inference_profiles:
+        assert profile.source_regions == ("ap-northeast-1",)
+        assert profile.source.startswith("https://")
+    jp = OPUS_5_5.profile(Geography.JP)
+    assert jp is not None
+    assert jp.destination_regions == ("ap-northeast-1", "ap-northeast-3")
+    assert not OPUS_5_5.bedrock_in_region
+
+
+def test_haiku_5_5_facts_are_the_published_ones() -> None:
+    assert (HAIKU_5_5.context_window, HAIKU_5_5.max_output_tokens) == (1_000_000, 128_000)
+    prices = HAIKU_5_5.prices
+    assert (prices.input, prices.output, prices.cache_write_5m, prices.cache_write_1h) == (
+        Decimal("0.10"),
+        Decimal("0.50"),
+        Decimal("0.125"),
+        Decimal("0.20"),
+    )
+    assert HAIKU_5_5.lifecycle is Lifecycle.ACTIVE
+    assert HAIKU_5_5.eol_not_before == date(2027, 10, 7)
+
+
+def test_sonnet_5_5_is_priced_below_sonnet_4_5() -> None:
+    assert (SONNET_5_5.prices.input, SONNET_5_5.prices.output) == (Decimal(2), Decimal(10))
+    assert SONNET_5_5.prices.input < SONNET_4_5.prices.input
+
+
+@pytest.mark.parametrize("model", [HAIKU_5_5, SONNET_5_5], ids=lambda m: m.alias)
+def test_5_5_models_without_readable_bedrock_regions_list_no_profiles(model: Model) -> None:
+    assert model.inference_profiles == ()
+    assert model.served
+    assert model.regional_premium == Decimal("0.10")

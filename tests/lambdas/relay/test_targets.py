@@ -6,11 +6,13 @@ import pytest
 
 from relay.catalog import (
     HAIKU_4_5,
+    HAIKU_5_5,
     OPUS_4_1,
     OPUS_4_5,
     OPUS_5_5,
     SONNET_4,
     SONNET_4_6,
+    SONNET_5_5,
     Geography,
     Routing,
 )
@@ -101,7 +103,22 @@ def test_a_retired_model_has_no_route_and_the_error_gives_its_end_of_life() -> N
 
 
 def test_a_model_without_readable_region_data_routes_nowhere_on_bedrock() -> None:
-    assert routes_from(OPUS_5_5, "us-east-1") == ()
+    assert routes_from(HAIKU_5_5, "us-east-1") == ()
+    assert routes_from(SONNET_5_5, "eu-west-1") == ()
+
+
+def test_opus_5_5_routes_from_tokyo_through_global_then_jp_and_never_in_region() -> None:
+    routes = routes_from(OPUS_5_5, "ap-northeast-1")
+    assert [(t.routing, t.model_id) for t in routes] == [
+        (Routing.GLOBAL, "global.anthropic.claude-opus-5-5"),
+        (Routing.GEOGRAPHIC, "jp.anthropic.claude-opus-5-5"),
+    ]
+
+
+def test_opus_5_5_from_a_region_not_yet_read_names_tokyo() -> None:
+    # Only the Tokyo source region could be backed by a source; us-east-1 is refused, not guessed.
+    with pytest.raises(NoRouteError, match=r"regions that can: ap-northeast-1$"):
+        bedrock_target(OPUS_5_5, "us-east-1", Routing.GLOBAL)
 
 
 def test_hong_kong_candidates_taipei_and_singapore_reach_haiku_4_5_through_global_only() -> None:

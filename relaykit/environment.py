@@ -14,10 +14,10 @@ from relay.dynamo import DynamoStore
 from relay.services import Services
 from relay.settings import Settings
 from relaykit.local_aws import LocalAws
+from relaykit.simulator.client import simulator_session
 from relaykit.simulator.server import SimulatorServer
 from relaykit.table import create_table
 
-SIMULATOR_REGION = "us-east-1"
 LOCAL_TABLE = "claude-relay-local"
 
 
@@ -32,15 +32,6 @@ class Environment:
     # The relay's table, for issuing keys and reading usage.
     store: DynamoStore
     description: str
-
-
-def simulator_session() -> boto3.session.Session:
-    # The simulator checks no signature; throwaway credentials keep real ones out of it.
-    return boto3.session.Session(
-        aws_access_key_id="simulator",
-        aws_secret_access_key="simulator",  # noqa: S106
-        region_name=SIMULATOR_REGION,
-    )
 
 
 def _bedrock_session() -> boto3.session.Session:

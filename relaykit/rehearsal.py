@@ -54,6 +54,7 @@ from typing import Any, Self
 import boto3
 
 from relaykit.rehearsal_aws import PLACEHOLDER
+from relaykit.threaded import Running
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NODE_BIN = REPO_ROOT / "node_modules" / ".bin"
@@ -86,7 +87,7 @@ class DeployedStack:
     outputs: dict[str, str] = field(default_factory=dict)
 
 
-class DeployRehearsal:
+class DeployRehearsal(Running):
     """The rehearsal's AWS in its own process, and the CDK CLI pointed at it.
 
     `deploy()` synthesises the app, bootstraps the environments not bootstrapped yet and deploys
@@ -153,15 +154,13 @@ class DeployRehearsal:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None
 
-    def __enter__(self) -> Self:
-        return self.start()
-
     def __exit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        # A failed step keeps its work directory: the error names the log in it.
         self.stop(keep_workdir=isinstance(exc, RehearsalError))
 
     def deploy(self, context: Mapping[str, str] | None = None) -> dict[str, DeployedStack]:

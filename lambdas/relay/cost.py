@@ -9,7 +9,8 @@ from typing import Any
 from relay.catalog import MILLION, Model
 
 
-def _tokens(usage: Mapping[str, Any], key: str) -> int:
+def tokens(usage: Mapping[str, Any], key: str) -> int:
+    """A token count of a usage block; zero where absent or null."""
     value = usage.get(key)
     return value if isinstance(value, int) else 0
 
@@ -23,16 +24,16 @@ def cost_usd(model: Model, usage: Mapping[str, Any], premium: bool) -> Decimal:
     prices = model.prices
     split = usage.get("cache_creation")
     if isinstance(split, Mapping):
-        write_5m = _tokens(split, "ephemeral_5m_input_tokens")
-        write_1h = _tokens(split, "ephemeral_1h_input_tokens")
+        write_5m = tokens(split, "ephemeral_5m_input_tokens")
+        write_1h = tokens(split, "ephemeral_1h_input_tokens")
     else:
-        write_5m, write_1h = _tokens(usage, "cache_creation_input_tokens"), 0
+        write_5m, write_1h = tokens(usage, "cache_creation_input_tokens"), 0
     total = (
-        _tokens(usage, "input_tokens") * prices.input
-        + _tokens(usage, "output_tokens") * prices.output
+        tokens(usage, "input_tokens") * prices.input
+        + tokens(usage, "output_tokens") * prices.output
         + write_5m * prices.cache_write_5m
         + write_1h * prices.cache_write_1h
-        + _tokens(usage, "cache_read_input_tokens") * prices.cache_read
+        + tokens(usage, "cache_read_input_tokens") * prices.cache_read
     ) / MILLION
     if premium:
         total *= 1 + model.regional_premium

@@ -214,7 +214,7 @@ class DynamoStore:
         clock = self._clock()
         minute = int(clock // 60)
         headers = self._count_request(key, minute, clock) if key.rpm or key.tpm else {}
-        reserved = self._reserve(key, estimate_usd) if key.daily_usd or key.monthly_usd else 0
+        reserved = self._reserve(key, estimate_usd) if key.budgeted else 0
         return Admission(key, Decimal(reserved), minute, headers)
 
     def _count_request(self, key: ApiKey, minute: int, clock: float) -> dict[str, str]:

@@ -41,8 +41,9 @@ class ApiKey:
     created_at: datetime | None = field(default=None, compare=False)
 
     @property
-    def limited(self) -> bool:
-        return any(v is not None for v in (self.rpm, self.tpm, self.daily_usd, self.monthly_usd))
+    def budgeted(self) -> bool:
+        """Whether a request must reserve its cost before it runs."""
+        return self.daily_usd is not None or self.monthly_usd is not None
 
 
 def unlimited(key_id: str, owner: str) -> ApiKey:

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from relay.catalog import MILLION, Model
+from relay.cost import tokens
 
 # Claude averages 3.5-4 characters of English per token; 2 keeps the guess above the real count
 # for code and most scripts. Images cost at most about 1,600 tokens each.
@@ -77,14 +78,9 @@ class UsageRecord:
 
 def usage_numbers(usage: dict[str, Any]) -> dict[str, int]:
     """The token counts of an Anthropic usage block, zero where absent."""
-
-    def number(name: str) -> int:
-        value = usage.get(name)
-        return value if isinstance(value, int) else 0
-
     return {
-        "input_tokens": number("input_tokens"),
-        "output_tokens": number("output_tokens"),
-        "cache_read_tokens": number("cache_read_input_tokens"),
-        "cache_write_tokens": number("cache_creation_input_tokens"),
+        "input_tokens": tokens(usage, "input_tokens"),
+        "output_tokens": tokens(usage, "output_tokens"),
+        "cache_read_tokens": tokens(usage, "cache_read_input_tokens"),
+        "cache_write_tokens": tokens(usage, "cache_creation_input_tokens"),
     }

@@ -117,7 +117,10 @@ class Handlers:
             if hit is not None:
                 return hit
         primary = plan.routes[0]
-        estimate = estimate_usd(primary.model, plan.body, primary.premium)
+        # Walking the body for an estimate is only worth it when a budget needs a reservation.
+        estimate = (
+            estimate_usd(primary.model, plan.body, primary.premium) if key.budgeted else Decimal(0)
+        )
         ledger = self.services.ledger
         admission = await offload.call(ledger, ledger.admit, key, estimate)
         meter = self._meter(request, plan, admission)

@@ -8,7 +8,7 @@ and count-tokens paths with Vertex's errors (`relaykit.simulator.vertex`).
 """
 
 from relaykit.simulator.app import create_app
-from relaykit.simulator.client import simulator_client
+from relaykit.simulator.client import simulator_client, simulator_session
 from relaykit.simulator.config import SimulatorConfig
 from relaykit.simulator.faults import FAULTS
 from relaykit.simulator.server import SimulatorServer, serve
@@ -20,4 +20,5 @@ __all__ = [
     "create_app",
     "serve",
     "simulator_client",
+    "simulator_session",
 ]

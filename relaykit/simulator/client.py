@@ -13,6 +13,16 @@ if TYPE_CHECKING:
 DUMMY_REGION = "us-east-1"
 
 
+def simulator_session(region: str = DUMMY_REGION) -> boto3.session.Session:
+    """A session with throwaway credentials: the simulator checks no signature, and real
+    credentials never reach it."""
+    return boto3.session.Session(
+        aws_access_key_id="simulator",
+        aws_secret_access_key="simulator",  # noqa: S106 - the simulator checks no signature
+        region_name=region,
+    )
+
+
 def simulator_client(
     endpoint_url: str,
     *,
@@ -25,11 +35,7 @@ def simulator_client(
     Retries are off so a test sees each simulated fault; pass `retries` to exercise botocore's
     standard retry mode against the simulator's faults.
     """
-    session = boto3.session.Session(
-        aws_access_key_id="simulator",
-        aws_secret_access_key="simulator",  # noqa: S106 - the simulator checks no signature
-        region_name=region,
-    )
+    session = simulator_session(region)
     config = Config(
         retries={"total_max_attempts": retries + 1, "mode": "standard"},
         read_timeout=read_timeout,

@@ -17,9 +17,8 @@ from relay.backends.vertex_access import VertexSettings
 from relay.dynamo import DynamoStore
 from relay.services import Services
 from relay.settings import Settings, key_digest
-from relaykit.environment import simulator_session
 from relaykit.local_aws import LocalAws
-from relaykit.simulator import SimulatorConfig, SimulatorServer
+from relaykit.simulator import SimulatorConfig, SimulatorServer, simulator_session
 from relaykit.table import create_table
 from relaykit.threaded import ThreadedServer
 

@@ -25,6 +25,15 @@ class Broken:
     stream = count_tokens = invoke
 
 
+class BudgetedKeys:
+    """Every key is known and has a daily budget, so requests reserve their cost."""
+
+    blocking = False
+
+    def find(self, digest: str) -> ApiKey:
+        return ApiKey(key_id="rk_budgeted", owner="test", daily_usd=Decimal(1))
+
+
 class RecordingLedger:
     blocking = False
 
@@ -44,6 +53,7 @@ def test_an_unforeseen_backend_failure_is_a_500_and_still_metered() -> None:
     services.backends._built["bedrock", "us-east-1"] = Broken()  # type: ignore[assignment]
     ledger = RecordingLedger()
     services.ledger = ledger
+    services.keys = BudgetedKeys()
     client = TestClient(create_app(settings, services), raise_server_exceptions=False)
     response = client.post(
         "/v1/messages",

@@ -22,6 +22,10 @@ def cdk_json_context() -> dict[str, Any]:
     return context
 
 
+DEFAULT_OVERRIDES: dict[str, Any] = {
+    "relaykit.account": ACCOUNT,
+    "relaykit.alarms.emails": '["ops@example.com"]',
+}
 FULL_OVERRIDES: dict[str, Any] = {
     "relaykit.account": ACCOUNT,
     "relaykit.hongKong.enabled": "true",

@@ -227,9 +227,14 @@ class UsagePlan(_Section):
 
 
 class Alarms(_Section):
-    """Alarm thresholds and who is told."""
+    """Alarm thresholds and who is told.
+
+    `emails` receive the alarms, the budget's notifications and the cost anomaly alerts;
+    synthesis refuses an empty list unless `acknowledge_no_recipients` says that is meant.
+    """
 
     emails: tuple[str, ...] = ()
+    acknowledge_no_recipients: bool = False
     success_rate_percent: float = Field(default=95, gt=0, le=100)
     p99_latency_ms: int = Field(default=5000, ge=1)
     throttles_per_5_minutes: int = Field(default=1, ge=1)
@@ -246,12 +251,21 @@ class Alarms(_Section):
 
 
 class Budget(_Section):
-    """An AWS Budget on Bedrock spend, and the daily figure the cost alarm compares with."""
+    """An AWS Budget on Bedrock spend, a cost anomaly alert, and the daily figure the relay's
+    cost alarm compares with."""
 
     monthly_usd: float = Field(default=100, gt=0)
-    # Cost Explorer service names the budget counts. Anthropic models may bill through AWS
-    # Marketplace under their own "(Amazon Bedrock Edition)" names: add those here.
+    # Cost Explorer SERVICE values the budget counts. Amazon Bedrock's own charges (guardrails,
+    # first-party models) bill as "Amazon Bedrock"; Anthropic's models are sold through AWS
+    # Marketplace and bill under a service name per model, so no fixed list of names keeps up.
     services: tuple[str, ...] = ("Amazon Bedrock",)
+    # Also count every charge whose billing entity is AWS Marketplace: that catches each Claude
+    # model whatever its service name, and also the account's other Marketplace subscriptions.
+    include_marketplace: bool = True
+    # AWS Cost Anomaly Detection: an e-mail when the day's spend is anomalous by more than the
+    # daily budget. An account holds one AWS-services monitor; give its ARN to reuse it.
+    anomaly_detection: bool = True
+    anomaly_monitor_arn: str | None = None
 
     @property
     def daily_usd(self) -> float:
@@ -376,12 +390,24 @@ def load_config(
         settings = RelayKitSettings.model_validate(raw)
     except ValidationError as error:
         raise ConfigError(_describe(error)) from None
+    _require_recipients(settings.alarms)
     models = _resolve_models(settings)
     account = settings.account or default_account
     relays = [_primary_site(settings, models)]
     if settings.hong_kong.enabled:
         relays.append(_hong_kong_site(settings, models))
     return RelayKitConfig(settings, account, models, tuple(relays))
+
+
+def _require_recipients(alarms: Alarms) -> None:
+    if alarms.emails or alarms.acknowledge_no_recipients:
+        return
+    raise ConfigError(
+        f"{CONTEXT_KEY}.alarms.emails: no one would hear of the budget, cost anomalies or "
+        f"alarms: list at least one address, e.g. -c {CONTEXT_KEY}.alarms.emails="
+        f"'[\"ops@example.com\"]', or set {CONTEXT_KEY}.alarms.acknowledgeNoRecipients=true "
+        "to deploy without anyone being told"
+    )
 
 
 def _merge_overrides(context: Mapping[str, Any]) -> dict[str, Any]:

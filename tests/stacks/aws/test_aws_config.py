@@ -14,8 +14,21 @@ from stacks.aws.config import HONG_KONG, ConfigError, load_config
 
 def _load(**overrides: Any) -> Any:
     context = cdk_json_context()
-    context.update({f"relaykit.{k}": v for k, v in overrides.items()})
+    context.update({f"relaykit.{k}": v for k, v in {**RECIPIENT, **overrides}.items()})
     return load_config(context)
+
+
+RECIPIENT = {"alarms.emails": '["ops@example.com"]'}
+
+
+def test_no_alarm_recipient_fails_synthesis_naming_the_key() -> None:
+    with pytest.raises(ConfigError, match=r"relaykit\.alarms\.emails: no one would hear"):
+        load_config(cdk_json_context())
+
+
+def test_deploying_without_recipients_needs_the_explicit_acknowledgement() -> None:
+    config = _load(**{"alarms.emails": "[]", "alarms.acknowledgeNoRecipients": "true"})
+    assert config.settings.alarms.emails == ()
 
 
 def test_defaults_deploy_the_catalog_default_model_in_one_region() -> None:

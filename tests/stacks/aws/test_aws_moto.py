@@ -5,7 +5,7 @@ DynamoDB tables, REST API resources and methods, deployments, log groups, KMS ke
 and dashboards. It does not create these types, which the tests say by name and check in the
 template instead (test_aws_stacks.py): API Gateway Stage, Account, ApiKey, UsagePlan(Key),
 Authorizer and RequestValidator; CloudWatch alarms; SNS subscriptions and topic
-policies; WAFv2; Budgets; Bedrock guardrails
+policies; WAFv2; Budgets; Cost Anomaly Detection; Bedrock guardrails
 and application inference profiles.
 
 Lambda-backed custom resources cannot run without Docker, so the test answers them the way the
@@ -47,6 +47,8 @@ NOT_CREATED_BY_MOTO = frozenset(
         "AWS::WAFv2::IPSet",
         "AWS::WAFv2::WebACLAssociation",
         "AWS::Budgets::Budget",
+        "AWS::CE::AnomalyMonitor",
+        "AWS::CE::AnomalySubscription",
         "AWS::Bedrock::Guardrail",
         "AWS::Bedrock::GuardrailVersion",
         "AWS::Bedrock::ApplicationInferenceProfile",

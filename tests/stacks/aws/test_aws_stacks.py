@@ -399,21 +399,50 @@ def test_dashboard_shows_bedrock_and_relay_widgets(synthesis: Any) -> None:
         assert target.model_id in body
 
 
-def test_budget_watches_bedrock_spend(synthesis: Any) -> None:
+def test_budget_counts_bedrock_and_marketplace_spend_and_emails_the_recipient(
+    synthesis: Any,
+) -> None:
     settings = synthesis.deployment.config.settings
-    synthesis.template(OBSERVABILITY).has_resource_properties(
-        "AWS::Budgets::Budget",
-        {
-            "Budget": Match.object_like(
-                {
-                    "BudgetType": "COST",
-                    "TimeUnit": "MONTHLY",
-                    "BudgetLimit": {"Amount": settings.budget.monthly_usd, "Unit": "USD"},
-                    "CostFilters": {"Service": list(settings.budget.services)},
-                }
-            )
-        },
-    )
+    template = synthesis.templates[OBSERVABILITY]
+    (budget,) = resources(template, "AWS::Budgets::Budget").values()
+    data = budget["Properties"]["Budget"]
+    assert "CostFilters" not in data  # the legacy filter
+    assert data["BudgetLimit"] == {"Amount": settings.budget.monthly_usd, "Unit": "USD"}
+    assert data["FilterExpression"] == {
+        "Or": [
+            {"Dimensions": {"Key": "SERVICE", "Values": ["Amazon Bedrock"]}},
+            {"Dimensions": {"Key": "BILLING_ENTITY", "Values": ["AWS Marketplace"]}},
+        ]
+    }
+    notifications = budget["Properties"]["NotificationsWithSubscribers"]
+    assert {n["Notification"]["NotificationType"] for n in notifications} == {
+        "ACTUAL",
+        "FORECASTED",
+    }
+    for notification in notifications:
+        assert notification["Subscribers"] == [
+            {"Address": "ops@example.com", "SubscriptionType": "EMAIL"}
+        ]
+
+
+def test_cost_anomalies_over_a_days_budget_email_the_recipient(synthesis: Any) -> None:
+    settings = synthesis.deployment.config.settings
+    template = synthesis.templates[OBSERVABILITY]
+    (monitor,) = resources(template, "AWS::CE::AnomalyMonitor").values()
+    assert monitor["Properties"]["MonitorType"] == "DIMENSIONAL"
+    (subscription,) = resources(template, "AWS::CE::AnomalySubscription").values()
+    props = subscription["Properties"]
+    assert props["Subscribers"] == [{"Address": "ops@example.com", "Type": "EMAIL"}]
+    threshold = json.loads(props["ThresholdExpression"])["Dimensions"]
+    assert threshold["Key"] == "ANOMALY_TOTAL_IMPACT_ABSOLUTE"
+    assert float(threshold["Values"][0]) == round(settings.budget.monthly_usd / 30, 2)
+
+
+def test_alarm_topic_emails_the_recipient(synthesis: Any) -> None:
+    for stack in (RELAY_PRIMARY, RELAY_HONG_KONG):
+        synthesis.template(stack).has_resource_properties(
+            "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "ops@example.com"}
+        )
 
 
 def test_bedrock_access_stack_has_guardrail_logging_access_and_policy(synthesis: Any) -> None:

@@ -22,7 +22,10 @@ class ObservabilityStack(Stack):
         self, scope: Construct, construct_id: str, *, config: RelayKitConfig, **kwargs: Any
     ) -> None:
         super().__init__(
-            scope, construct_id, description="Claude relay dashboard, Bedrock budget and cost anomaly alerts", **kwargs
+            scope,
+            construct_id,
+            description="Claude relay dashboard, Bedrock budget and cost anomaly alerts",
+            **kwargs,
         )
         settings = config.settings
         self.dashboard = DeploymentDashboard(

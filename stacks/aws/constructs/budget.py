@@ -34,9 +34,7 @@ class BedrockBudgetProps:
 
 def _dimension(key: str, values: tuple[str, ...]) -> budgets.CfnBudget.ExpressionProperty:
     return budgets.CfnBudget.ExpressionProperty(
-        dimensions=budgets.CfnBudget.ExpressionDimensionValuesProperty(
-            key=key, values=list(values)
-        )
+        dimensions=budgets.CfnBudget.ExpressionDimensionValuesProperty(key=key, values=list(values))
     )
 
 

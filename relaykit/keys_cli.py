@@ -1,8 +1,8 @@
 """`relaykit keys ...` and `relaykit usage`: issue, list and revoke relay keys, read usage.
 
 Keys live in the relay's DynamoDB table (stack output `KeysTableName`). Behind API Gateway,
-`--usage-plan` (stack output `UsagePlanId`) also registers the same secret as a gateway API key
-in the usage plan, so one key passes both.
+`--usage-plan` (stack output `UsagePlanId`) also registers the key in the usage plan, as a
+gateway key derived from its digest (never the secret), so one key passes both.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ import boto3
 
 from relay.catalog import by_alias
 from relay.dynamo import DynamoStore
+from relay.gateway_key import usage_plan_key_value
 from relay.keys import ApiKey
+from relay.settings import key_digest
 
 Say = Callable[..., None]
 
@@ -113,14 +115,20 @@ def _create(
         cache=args.cache,
     )
     if args.usage_plan:
-        gateway = session.client("apigateway")
-        created = gateway.create_api_key(name=key.key_id, value=secret, enabled=True)
-        gateway.create_usage_plan_key(
-            usagePlanId=args.usage_plan, keyId=created["id"], keyType="API_KEY"
-        )
-        say(f"admitted at API Gateway as API key {created['id']} in usage plan {args.usage_plan}")
+        admit_at_gateway(session, args.usage_plan, key.key_id, key_digest(secret), say)
     say(_describe(key))
     say(f"secret (shown once): {secret}")
+
+
+def admit_at_gateway(
+    session: boto3.session.Session, usage_plan: str, key_id: str, digest: str, say: Say
+) -> None:
+    """Register the relay key in the usage plan as its derived gateway key (relay/gateway_key.py),
+    never as the secret: API Gateway keeps key values readable."""
+    gateway = session.client("apigateway")
+    created = gateway.create_api_key(name=key_id, value=usage_plan_key_value(digest), enabled=True)
+    gateway.create_usage_plan_key(usagePlanId=usage_plan, keyId=created["id"], keyType="API_KEY")
+    say(f"admitted at API Gateway as API key {created['id']} in usage plan {usage_plan}")
 
 
 def _describe(key: ApiKey) -> str:

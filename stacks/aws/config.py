@@ -210,20 +210,25 @@ class Waf(_Section):
 
 
 class UsagePlan(_Section):
-    """Per-key throttle and quota that API Gateway enforces."""
+    """Per-key throttle and quota that API Gateway enforces, for every relay key registered in
+    the plan with `relaykit keys create --usage-plan` (the stack itself creates no key)."""
 
     rate_limit: float = Field(default=20, gt=0)
     burst_limit: int = Field(default=40, ge=1)
     quota_per_day: int = Field(default=20_000, ge=1)
-    # One API key is created per name.
-    api_keys: tuple[str, ...] = ("default",)
 
-    @field_validator("api_keys")
-    @classmethod
-    def _keys(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        if not value or len(set(value)) != len(value):
-            raise ValueError('list one or more distinct key names, e.g. ["default"]')
-        return value
+
+class ApiGatewayLogging(_Section):
+    """API Gateway access and execution logs for the relay stages.
+
+    REST API logging needs the region's account-wide API Gateway CloudWatch role
+    (`aws apigateway get-account`): in a shared account it is usually set already. Only with
+    `create_account_role` does the stack set it (an `AWS::ApiGateway::Account`, retained on
+    destroy so other APIs keep logging); that replaces any role set before.
+    """
+
+    enabled: bool = True
+    create_account_role: bool = False
 
 
 class Alarms(_Section):
@@ -309,6 +314,7 @@ class RelayKitSettings(_Section):
     cache: Cache = Cache()
     waf: Waf = Waf()
     usage_plan: UsagePlan = UsagePlan()
+    api_gateway_logging: ApiGatewayLogging = ApiGatewayLogging()
     alarms: Alarms = Alarms()
     budget: Budget = Budget()
     lambda_: LambdaSettings = Field(default=LambdaSettings(), alias="lambda")

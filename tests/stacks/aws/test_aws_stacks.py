@@ -7,6 +7,7 @@ here spells them.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +26,7 @@ from aws_stack_helpers import (
 from relay.catalog import Geography
 from stacks.aws.config import HONG_KONG, RelaySite
 from stacks.aws.constructs.guardrail import ANONYMISED_ENTITIES
+from stacks.aws.constructs.relay import KEY_AUTHORIZER_FILES
 from stacks.aws.nag import acknowledge, add_checks
 
 INVOKE = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
@@ -260,6 +262,8 @@ def test_api_streams_from_the_lambda_through_response_streaming_invocations(
         assert integration["TimeoutInMillis"] == 15 * 60 * 1000
         uri_parts = integration["Uri"]["Fn::Join"][1]
         assert uri_parts[-1] == "/response-streaming-invocations"
+        if method["Properties"]["AuthorizationType"] == "NONE":
+            continue  # GET /health (test_aws_gateway_responses.py)
         assert method["Properties"]["ApiKeyRequired"] is True
         assert method["Properties"]["AuthorizationType"] == "CUSTOM"
 
@@ -286,8 +290,34 @@ def test_usage_plan_throttles_and_caps_every_key(synthesis: Any) -> None:
             "Quota": {"Limit": plan.quota_per_day, "Period": "DAY"},
         },
     )
-    template.resource_count_is("AWS::ApiGateway::ApiKey", len(plan.api_keys))
-    template.resource_count_is("AWS::ApiGateway::UsagePlanKey", len(plan.api_keys))
+
+
+def test_no_variant_creates_an_api_key_the_relay_does_not_know(
+    synthesis: Any, default_synthesis: Any
+) -> None:
+    for variant in (synthesis, default_synthesis):
+        for name, template in variant.templates.items():
+            for key_type in ("AWS::ApiGateway::ApiKey", "AWS::ApiGateway::UsagePlanKey"):
+                assert resources(template, key_type) == {}, (name, key_type)
+            assert resources(template, "AWS::ApiGateway::Account") == {}, name
+
+
+def test_authorizer_reads_exactly_the_key_table_and_ships_the_shared_derivation(
+    synthesis: Any,
+) -> None:
+    relay = synthesis.deployment.relays["primary"].relay
+    statements = _role_statements(synthesis.templates[RELAY_PRIMARY], "KeyAuthorizerRole")
+    dynamo = [s for s in statements if any(a.startswith("dynamodb:") for a in _actions(s))]
+    table_id = synthesis.deployment.relays["primary"].resolve(relay.usage_table.table_arn)
+    assert [(_actions(s), s["Resource"]) for s in dynamo] == [(["dynamodb:GetItem"], table_id)]
+    stack = synthesis.deployment.relays["primary"]
+    function = relay.authorizer_function.function
+    logical_id = stack.get_logical_id(function.node.default_child)
+    resource = synthesis.templates[RELAY_PRIMARY]["Resources"][logical_id]
+    asset_hash = resource["Properties"]["Code"]["S3Key"].removesuffix(".zip")
+    asset = Path(synthesis.outdir) / f"asset.{asset_hash}"
+    shipped = sorted(str(p.relative_to(asset)) for p in asset.rglob("*.py"))
+    assert shipped == sorted(KEY_AUTHORIZER_FILES)
 
 
 def test_stage_has_access_logs_tracing_and_metrics(synthesis: Any) -> None:

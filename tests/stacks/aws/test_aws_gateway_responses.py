@@ -10,7 +10,7 @@ from __future__ import annotations
 import http.server
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import anthropic
 import pytest
@@ -48,12 +48,12 @@ def _gateway_responses(synthesis: Any) -> dict[str, dict[str, Any]]:
 
 class _Canned:
     status = 500
-    headers: dict[str, str] = {}
+    headers: ClassVar[dict[str, str]] = {}
     body = b""
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("content-length", 0)))
         self.send_response(_Canned.status)
         for name, value in _Canned.headers.items():
@@ -84,7 +84,7 @@ def _as_sent(props: dict[str, Any], status: int) -> tuple[int, dict[str, str], b
         if value == "context.requestId":
             headers[name] = REQUEST_ID
         else:
-            assert value.startswith("'") and value.endswith("'"), value
+            assert value[0] == value[-1] == "'", value
             headers[name] = value[1:-1]
     body = props["ResponseTemplates"]["application/json"].replace("$context.requestId", REQUEST_ID)
     assert "$" not in body, body

@@ -61,7 +61,10 @@ class BedrockAccessStack(Stack):
             self.invocation_logging = BedrockInvocationLogging(
                 self,
                 "InvocationLogging",
-                InvocationLoggingProps(retention_days=settings.invocation_logging.retention_days),
+                InvocationLoggingProps(
+                    retention_days=settings.invocation_logging.retention_days,
+                    take_over=settings.invocation_logging.take_over,
+                ),
             )
         self.guardrail: PiiGuardrail | None = None
         if settings.guardrail.enabled:

@@ -154,11 +154,14 @@ class ModelAccess(_Section):
 class InvocationLogging(_Section):
     """Bedrock model invocation logging to a KMS-encrypted CloudWatch log group.
 
-    The logs hold prompts and completions: keep retention short and access narrow.
+    The logs hold prompts and completions: keep retention short and access narrow. The setting
+    is one per account and region: a different configuration already there is refused unless
+    `take_over` is set, and is then restored when the stack is deleted.
     """
 
     enabled: bool = True
     retention_days: int = Field(default=30, ge=1)
+    take_over: bool = False
 
 
 class Guardrail(_Section):
@@ -189,8 +192,10 @@ class Waf(_Section):
     # Requests per 5 minutes per client IP before WAF blocks it.
     rate_limit: int = Field(default=2000, ge=10)
     allowed_cidrs: tuple[str, ...] = ()
-    # ISO 3166-1 alpha-2 codes; empty means any country.
+    # ISO 3166-1 alpha-2 codes; empty means any country. The Hong Kong relay requires a list
+    # (or `acknowledge_any_country`): the operator answers for where the models are used.
     allowed_countries: tuple[str, ...] = ()
+    acknowledge_any_country: bool = False
 
     @field_validator("allowed_cidrs")
     @classmethod
@@ -207,6 +212,22 @@ class Waf(_Section):
         if bad:
             raise ValueError(f"not ISO 3166-1 alpha-2 country codes: {bad}; write e.g. 'HK'")
         return value
+
+
+class StageThrottle(_Section):
+    """The stage's throttle for all keys together; its burst defaults to the relay's reserved
+    concurrency, so a burst never queues for instances that are not there."""
+
+    rate_limit: float = Field(default=25, gt=0)
+    # None: the relay's reserved concurrency.
+    burst_limit: int | None = Field(default=None, ge=1)
+
+
+class Metrics(_Section):
+    """The relay's CloudWatch metrics. `per_key` adds a `model`+`key` dimension set: one custom
+    metric per key, model and metric name, $0.30 a month each (10 metrics x 50 keys = $150)."""
+
+    per_key: bool = False
 
 
 class UsagePlan(_Section):
@@ -242,7 +263,6 @@ class Alarms(_Section):
     acknowledge_no_recipients: bool = False
     success_rate_percent: float = Field(default=95, gt=0, le=100)
     p99_latency_ms: int = Field(default=5000, ge=1)
-    throttles_per_5_minutes: int = Field(default=1, ge=1)
     # The daily cost alarm fires above this share of the daily budget.
     cost_alarm_percent: float = Field(default=120, gt=0)
 
@@ -288,6 +308,12 @@ class LambdaSettings(_Section):
     web_adapter_account: str = "753240598075"
     web_adapter_version: int = Field(default=27, ge=1)
     log_retention_days: int = Field(default=30, ge=1)
+    # The relay's reserved concurrency: its ceiling, and capacity no other function takes. A
+    # stream holds an instance for its whole reply (up to 15 minutes), so this bounds the
+    # requests in flight: Bedrock's requests-per-minute quota for the configured models times
+    # a reply's seconds / 60 (e.g. 250 RPM at 12 s is 50). The account's unreserved concurrency
+    # must stay at 100 or more, so accounts still at a low concurrency quota lower this.
+    reserved_concurrency: int = Field(default=50, ge=1)
 
     @field_validator("web_adapter_account")
     @classmethod
@@ -314,6 +340,8 @@ class RelayKitSettings(_Section):
     cache: Cache = Cache()
     waf: Waf = Waf()
     usage_plan: UsagePlan = UsagePlan()
+    stage_throttle: StageThrottle = StageThrottle()
+    metrics: Metrics = Metrics()
     api_gateway_logging: ApiGatewayLogging = ApiGatewayLogging()
     alarms: Alarms = Alarms()
     budget: Budget = Budget()
@@ -495,7 +523,22 @@ def _primary_site(settings: RelayKitSettings, models: tuple[Model, ...]) -> Rela
     return RelaySite("primary", primary.region, bedrock_region, targets, reason)
 
 
+def _require_country_list(settings: RelayKitSettings) -> None:
+    waf = settings.waf
+    if waf.enabled and waf.allowed_countries:
+        return
+    if not waf.enabled or not waf.acknowledge_any_country:
+        raise ConfigError(
+            f"{CONTEXT_KEY}.waf.allowedCountries: the Hong Kong relay needs a country "
+            "allow-list (WAF on), e.g. -c relaykit.waf.allowedCountries='[\"HK\"]', listing "
+            "only places where Anthropic and AWS support the models for your users; or set "
+            f"{CONTEXT_KEY}.waf.acknowledgeAnyCountry=true to answer for that yourself "
+            "(docs/aws.md, 'Compliance first')"
+        )
+
+
 def _hong_kong_site(settings: RelayKitSettings, models: tuple[Model, ...]) -> RelaySite:
+    _require_country_list(settings)
     hk = settings.hong_kong
     key = f"{CONTEXT_KEY}.hongKong.bedrockRegion"
     if hk.bedrock_region is not None:

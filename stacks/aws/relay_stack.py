@@ -46,7 +46,15 @@ class RelayStack(Stack):
             RelayProps(site=site, settings=config.settings, account=account, guardrail=guardrail),
         )
         self.alarms = RelayAlarms(
-            self, "Alarms", RelayAlarmsProps(site=site, settings=config.settings)
+            self,
+            "Alarms",
+            RelayAlarmsProps(
+                site=site,
+                settings=config.settings,
+                relay_function=self.relay.function.function,
+                authorizer_function=self.relay.authorizer_function.function,
+                usage_table=self.relay.usage_table,
+            ),
         )
         base_url = Fn.join(
             "",

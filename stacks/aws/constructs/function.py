@@ -49,6 +49,8 @@ class FunctionProps:
     environment: tuple[tuple[str, str], ...] = ()
     layers: tuple[lambda_.ILayerVersion, ...] = ()
     tracing: bool = False
+    # None: unreserved (a custom-resource or authorizer function that runs briefly).
+    reserved_concurrency: int | None = None
 
 
 class LoggedFunction(Construct):
@@ -91,7 +93,23 @@ class LoggedFunction(Construct):
             role=self.role,
             log_group=self.log_group,
             tracing=lambda_.Tracing.ACTIVE if props.tracing else lambda_.Tracing.DISABLED,
+            reserved_concurrent_executions=props.reserved_concurrency,
         )
+        if props.reserved_concurrency is None:
+            cfn_function = self.function.node.default_child
+            assert isinstance(cfn_function, lambda_.CfnFunction)
+            cfn_function.add_metadata(
+                "checkov",
+                {
+                    "skip": [
+                        {
+                            "id": "CKV_AWS_115",
+                            "comment": "Runs for moments per deploy or per request; reserving "
+                            "concurrency would take it from every other function in the account",
+                        }
+                    ]
+                },
+            )
         self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="WriteOwnLogs",

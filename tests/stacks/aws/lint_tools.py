@@ -63,7 +63,7 @@ def checkov_failures(directory: Path, skipped: Mapping[str, str]) -> list[str]:
         raise ToolFailed(f"{CHECKOV} is missing: {BOOTSTRAP_HINT} (it installs tools/checkov)")
     command = [
         str(CHECKOV),
-        "--quiet",
+        # Not --quiet: it drops the passed checks, which show that each template was checked.
         "--compact",
         "--skip-download",
         "--framework",

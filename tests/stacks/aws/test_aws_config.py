@@ -19,6 +19,7 @@ def _load(**overrides: Any) -> Any:
 
 
 RECIPIENT = {"alarms.emails": '["ops@example.com"]'}
+HK_COUNTRIES = {"waf.allowedCountries": '["HK"]'}
 
 
 def test_no_alarm_recipient_fails_synthesis_naming_the_key() -> None:
@@ -62,7 +63,7 @@ def test_cli_overrides_are_parsed_as_json_or_lists() -> None:
 
 
 def test_hong_kong_relay_calls_the_nearest_candidate_that_serves_every_model() -> None:
-    config = _load(**{"hongKong.enabled": "true"})
+    config = _load(**{"hongKong.enabled": "true", **HK_COUNTRIES})
     site = config.relays[1]
     assert site.region == HONG_KONG
 
@@ -89,12 +90,18 @@ def test_hong_kong_bedrock_region_cannot_be_hong_kong() -> None:
     with pytest.raises(
         ConfigError, match=r"relaykit\.hongKong\.bedrockRegion: Amazon Bedrock has no endpoint"
     ):
-        _load(**{"hongKong.enabled": "true", "hongKong.bedrockRegion": HONG_KONG})
+        _load(**{"hongKong.enabled": "true", "hongKong.bedrockRegion": HONG_KONG, **HK_COUNTRIES})
 
 
 def test_no_candidate_serving_the_models_is_an_error_listing_each_refusal() -> None:
     with pytest.raises(ConfigError, match=r"hongKong\.bedrockRegion: no candidate region serves"):
-        _load(**{"hongKong.enabled": "true", "hongKong.bedrockRegionCandidates": '["eu-west-9"]'})
+        _load(
+            **{
+                "hongKong.enabled": "true",
+                "hongKong.bedrockRegionCandidates": '["eu-west-9"]',
+                **HK_COUNTRIES,
+            }
+        )
 
 
 def test_unknown_key_is_named() -> None:
@@ -123,3 +130,26 @@ def test_in_region_routing_where_the_model_is_not_offered_is_refused() -> None:
     assert region not in DEFAULT_MODEL.bedrock_in_region
     with pytest.raises(ConfigError, match=r"relaykit\.primary\.region: .*not offered in-region"):
         _load(routing="in-region", **{"primary.region": region})
+
+
+def test_hong_kong_without_a_country_allow_list_fails_naming_the_key() -> None:
+    with pytest.raises(ConfigError, match=r"relaykit\.waf\.allowedCountries: the Hong Kong"):
+        _load(**{"hongKong.enabled": "true"})
+
+
+def test_hong_kong_with_waf_off_cannot_acknowledge_any_country() -> None:
+    with pytest.raises(ConfigError, match=r"relaykit\.waf\.allowedCountries"):
+        _load(
+            **{
+                "hongKong.enabled": "true",
+                "waf.enabled": "false",
+                "waf.acknowledgeAnyCountry": "true",
+            }
+        )
+
+
+def test_hong_kong_with_a_country_list_or_the_acknowledgement_synthesises() -> None:
+    listed = _load(**{"hongKong.enabled": "true", "waf.allowedCountries": '["HK"]'})
+    acknowledged = _load(**{"hongKong.enabled": "true", "waf.acknowledgeAnyCountry": "true"})
+    assert [r.name for r in listed.relays] == [r.name for r in acknowledged.relays]
+    assert [r.name for r in listed.relays] == ["primary", "hongkong"]

@@ -333,6 +333,21 @@ def test_stage_has_access_logs_tracing_and_metrics(synthesis: Any) -> None:
     )
 
 
+def test_relay_has_reserved_concurrency_and_the_stage_a_throttle(synthesis: Any) -> None:
+    settings = synthesis.deployment.config.settings
+    template = synthesis.templates[RELAY_PRIMARY]
+    (relay,) = [
+        r["Properties"]
+        for r in resources(template, "AWS::Lambda::Function").values()
+        if "RELAY_AUTH" in r["Properties"].get("Environment", {}).get("Variables", {})
+    ]
+    assert relay["ReservedConcurrentExecutions"] == settings.lambda_.reserved_concurrency
+    (stage,) = resources(template, "AWS::ApiGateway::Stage").values()
+    (method_settings,) = stage["Properties"]["MethodSettings"]
+    assert method_settings["ThrottlingRateLimit"] == settings.stage_throttle.rate_limit
+    assert method_settings["ThrottlingBurstLimit"] == settings.lambda_.reserved_concurrency
+
+
 def test_relay_tables_are_on_demand_with_pitr_and_ttl(synthesis: Any) -> None:
     template = synthesis.template(RELAY_PRIMARY)
     template.resource_count_is("AWS::DynamoDB::Table", 2)
@@ -376,6 +391,7 @@ def test_alarms_and_their_thresholds(synthesis: Any) -> None:
         if "Metrics" in alarm and len(alarm["Metrics"]) == 1:
             stat = alarm["Metrics"][0]["MetricStat"]
             alarm |= {
+                "Namespace": stat["Metric"]["Namespace"],
                 "MetricName": stat["Metric"]["MetricName"],
                 "Dimensions": stat["Metric"]["Dimensions"],
                 "Stat": stat["Stat"],
@@ -389,9 +405,22 @@ def test_alarms_and_their_thresholds(synthesis: Any) -> None:
     assert latency["Threshold"] == settings.alarms.p99_latency_ms
     assert latency["Stat"] == "p99"
     assert latency["MetricName"] == "TimeToFirstToken"
-    throttling = one("AlarmsThrottling")
-    assert throttling["MetricName"] == "Errors"
-    assert {"Name": "error_type", "Value": "rate_limit_error"} in throttling["Dimensions"]
+    # A key reaching its own limit (rate_limit_error) is no alarm; Bedrock throttling is.
+    assert not [k for k in by_name if k.startswith("AlarmsThrottling")]
+    bedrock = one("AlarmsBedrockThrottles")
+    assert (bedrock["Namespace"], bedrock["MetricName"]) == ("AWS/Bedrock", "InvocationThrottles")
+    for name, metric in (
+        ("AlarmsRelayErrors", "Errors"),
+        ("AlarmsRelayThrottles", "Throttles"),
+        ("AlarmsAuthorizerErrors", "Errors"),
+    ):
+        alarm = one(name)
+        assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/Lambda", metric), name
+    concurrency = one("AlarmsRelayConcurrency")
+    assert concurrency["MetricName"] == "ConcurrentExecutions"
+    assert concurrency["Threshold"] == int(settings.lambda_.reserved_concurrency * 0.8)
+    table = one("AlarmsTableThrottles")
+    assert {m["Id"] for m in table["Metrics"]} >= {"reads", "writes"}
     cost = one("AlarmsDailyCost")
     expected = round(settings.budget.monthly_usd / 30 * settings.alarms.cost_alarm_percent / 100, 2)
     assert cost["Threshold"] == expected

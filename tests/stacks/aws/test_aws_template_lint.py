@@ -22,7 +22,6 @@ CFN_LINT_SKIPPED = {
 }
 # checkov checks skipped, each with its reason.
 CHECKOV_SKIPPED = {
-    "CKV_AWS_115": "Only the relay needs bounded concurrency; the helpers run once per deploy",
     "CKV_AWS_116": "Functions are invoked synchronously (API Gateway, CloudFormation): no DLQ",
     "CKV_AWS_117": "Functions call public AWS endpoints only; a VPC adds NAT cost, no isolation",
     "CKV_AWS_119": "Tables use DynamoDB's AWS-owned encryption; a CMK adds cost, no control",

@@ -64,6 +64,7 @@ class BedrockAccessStack(Stack):
                 InvocationLoggingProps(
                     retention_days=settings.invocation_logging.retention_days,
                     take_over=settings.invocation_logging.take_over,
+                    customer_managed_key=settings.encryption.customer_managed_keys,
                 ),
             )
         self.guardrail: PiiGuardrail | None = None

@@ -165,15 +165,25 @@ class InvocationLogging(_Section):
 
 
 class Guardrail(_Section):
-    """A PII guardrail the relay applies to every call (anonymises phones, ids, e-mails, cards)."""
+    """A PII guardrail the relay applies to every call (anonymises phones, ids, e-mails, cards).
 
-    enabled: bool = True
+    Off by default for its price: Bedrock's sensitive-information filter costs $0.10 per 1,000
+    text units (1,000 characters), on the prompt and on the reply; a typical Haiku 4.5 request
+    (400 tokens in, 150 out) pays about $0.0003 for it, a quarter of its token cost.
+    """
+
+    enabled: bool = False
 
 
 class ApplicationProfiles(_Section):
-    """Application inference profiles per model, tagged for cost allocation."""
+    """Application inference profiles per model, tagged for cost allocation.
 
-    enabled: bool = True
+    Off by default: the relay invokes the system inference profiles and meters cost per key
+    itself. Turn on for other applications in the account, which invoke the profiles (their ARNs
+    are outputs and in the InvokeModels policy) to see their spend by the deployment's tag.
+    """
+
+    enabled: bool = False
     # Regions whose CloudFormation has no AWS::Bedrock::ApplicationInferenceProfile yet (CDK's
     # template validation reports it as F3006); no profiles are created there.
     unavailable_regions: tuple[str, ...] = ("ap-east-2",)
@@ -186,11 +196,18 @@ class Cache(_Section):
 
 
 class Waf(_Section):
-    """AWS WAF in front of each relay: a per-IP rate limit and optional allow-lists."""
+    """AWS WAF in front of each relay: a per-IP rate limit and optional allow-lists.
 
-    enabled: bool = True
-    # Requests per 5 minutes per client IP before WAF blocks it.
-    rate_limit: int = Field(default=2000, ge=10)
+    Off by default for its price ($5 a month per web ACL, $1 per rule, $0.60 per million
+    requests): every key is already throttled by the usage plan and the stage, and checked by the
+    authorizer. Turn it on for IP or country allow-lists (the Hong Kong relay requires the
+    country list).
+    """
+
+    enabled: bool = False
+    # Requests per 5 minutes per client IP before WAF blocks it: flood protection only, high
+    # enough for an office behind one NAT address (each key is throttled by the usage plan).
+    rate_limit: int = Field(default=20_000, ge=10)
     allowed_cidrs: tuple[str, ...] = ()
     # ISO 3166-1 alpha-2 codes; empty means any country. The Hong Kong relay requires a list
     # (or `acknowledge_any_country`): the operator answers for where the models are used.
@@ -297,11 +314,24 @@ class Budget(_Section):
         return self.monthly_usd / 30
 
 
+class Encryption(_Section):
+    """Customer-managed KMS keys ($1 a month each) for the alarm topics and the invocation logs.
+
+    Off by default: CloudWatch Logs encrypts log groups at rest without one, and alarm messages
+    carry alarm names and thresholds, no data. Turn on to control the keys (key policy, audit of
+    every decryption); the invocation logs hold prompts and completions.
+    """
+
+    customer_managed_keys: bool = False
+
+
 class LambdaSettings(_Section):
     """The relay function and the AWS Lambda Web Adapter layer that streams its responses."""
 
     architecture: Architecture = Architecture.ARM_64
-    memory_mb: int = Field(default=1024, ge=128, le=10240)
+    # The relay waits on Bedrock for most of a request and is billed per GB-second while it
+    # does: 512 MB halves 1024 MB's duration cost (docs/aws.md's cost table).
+    memory_mb: int = Field(default=512, ge=128, le=10240)
     # The layer ARN is arn:{partition}:lambda:{region}:{account}:layer:{name}:{version}, where
     # name is LambdaAdapterLayerArm64 or LambdaAdapterLayerX86
     # (github.com/aws/aws-lambda-web-adapter, "Zip packages").
@@ -336,6 +366,7 @@ class RelayKitSettings(_Section):
     model_access: ModelAccess = ModelAccess()
     invocation_logging: InvocationLogging = InvocationLogging()
     guardrail: Guardrail = Guardrail()
+    encryption: Encryption = Encryption()
     application_profiles: ApplicationProfiles = ApplicationProfiles()
     cache: Cache = Cache()
     waf: Waf = Waf()
@@ -530,7 +561,8 @@ def _require_country_list(settings: RelayKitSettings) -> None:
     if not waf.enabled or not waf.acknowledge_any_country:
         raise ConfigError(
             f"{CONTEXT_KEY}.waf.allowedCountries: the Hong Kong relay needs a country "
-            "allow-list (WAF on), e.g. -c relaykit.waf.allowedCountries='[\"HK\"]', listing "
+            "allow-list, e.g. -c relaykit.waf.enabled=true "
+            "-c relaykit.waf.allowedCountries='[\"HK\"]', listing "
             "only places where Anthropic and AWS support the models for your users; or set "
             f"{CONTEXT_KEY}.waf.acknowledgeAnyCountry=true to answer for that yourself "
             "(docs/aws.md, 'Compliance first')"

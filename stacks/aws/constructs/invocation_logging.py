@@ -25,23 +25,31 @@ from stacks.aws.nag import acknowledge
 @dataclass(frozen=True)
 class InvocationLoggingProps:
     retention_days: int = 30
+    # A customer-managed key ($1 a month); without, CloudWatch Logs' own encryption at rest.
+    customer_managed_key: bool = False
     # Replace a different configuration already in the region (restored on delete).
     take_over: bool = False
 
 
 class BedrockInvocationLogging(Construct):
-    """Provisions a KMS key (rotated), the log group, Bedrock's delivery role and the config."""
+    """Provisions the log group (with a rotated KMS key if asked), Bedrock's delivery role and the
+    config."""
 
     def __init__(self, scope: Construct, construct_id: str, props: InvocationLoggingProps) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
-        self.key = kms.Key(
-            self,
-            "Key",
-            description="Encrypts Bedrock model invocation logs (prompts and completions)",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
+        self.key: kms.Key | None = None
+        if props.customer_managed_key:
+            self.key = kms.Key(
+                self,
+                "Key",
+                description="Encrypts Bedrock model invocation logs (prompts and completions)",
+                enable_key_rotation=True,
+                removal_policy=RemovalPolicy.DESTROY,
+            )
+            self.key.grant_encrypt_decrypt(
+                iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")
+            )
         self.log_group = logs.LogGroup(
             self,
             "Logs",
@@ -49,7 +57,6 @@ class BedrockInvocationLogging(Construct):
             retention=retention(props.retention_days),
             removal_policy=RemovalPolicy.DESTROY,
         )
-        self.key.grant_encrypt_decrypt(iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com"))
         self.delivery_role = iam.Role(
             self,
             "DeliveryRole",

@@ -34,6 +34,11 @@ from stacks.aws.constructs.gateway_responses import add_gateway_responses
 from stacks.aws.constructs.web_acl import RelayWebAcl, RelayWebAclProps
 from stacks.aws.nag import acknowledge
 
+# What the relay does to its tables (relay/dynamo.py at runtime: key lookups, limit counters,
+# budget transactions, usage records, breaker state, cached replies). Scans, queries and deletes
+# are the operator's `relaykit keys`/`usage`, with the operator's credentials.
+RELAY_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
+RELAY_CACHE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem")
 LAMBDAS = REPO_ROOT / "lambdas"
 # The authorizer ships its own package and the one relay module it shares with the CLI.
 KEY_AUTHORIZER_FILES = (
@@ -105,9 +110,9 @@ class Relay(Construct):
                     resources=[props.guardrail.arn],
                 )
             )
-        self.usage_table.grant_read_write_data(self.role)
+        self.usage_table.grant(self.role, *RELAY_TABLE_ACTIONS)
         if self.cache_table is not None:
-            self.cache_table.grant_read_write_data(self.role)
+            self.cache_table.grant(self.role, *RELAY_CACHE_ACTIONS)
         acknowledge(
             self.role,
             "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level "
@@ -162,6 +167,7 @@ class Relay(Construct):
                     rate_limit=settings.waf.rate_limit,
                     allowed_cidrs=settings.waf.allowed_cidrs,
                     allowed_countries=settings.waf.allowed_countries,
+                    log_retention_days=settings.lambda_.log_retention_days,
                 ),
             )
             self.web_acl.associate("Association", self.api.deployment_stage.stage_arn)

@@ -13,7 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_stack_helpers import DEFAULT_OVERRIDES, FULL_OVERRIDES, cdk_json_context, use_pinned_node
+from aws_stack_helpers import (
+    DEFAULT_OVERRIDES,
+    FULL_OVERRIDES,
+    HONG_KONG_OVERRIDES,
+    cdk_json_context,
+    use_pinned_node,
+)
 
 # jsii starts its Node process when aws_cdk is first imported: Node 22 must come first on PATH.
 use_pinned_node()
@@ -67,6 +73,12 @@ def synthesis(tmp_path_factory: pytest.TempPathFactory) -> Synthesis:
 def default_synthesis(tmp_path_factory: pytest.TempPathFactory) -> Synthesis:
     """cdk.json's defaults with nothing but the account and the one required e-mail."""
     return synthesize(tmp_path_factory.mktemp("cdk.default"), DEFAULT_OVERRIDES)
+
+
+@pytest.fixture(scope="session")
+def hong_kong_synthesis(tmp_path_factory: pytest.TempPathFactory) -> Synthesis:
+    """The defaults plus the Hong Kong relay with what it requires (WAF, a country list)."""
+    return synthesize(tmp_path_factory.mktemp("cdk.hongkong"), HONG_KONG_OVERRIDES)
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,7 @@ def _load(**overrides: Any) -> Any:
 
 
 RECIPIENT = {"alarms.emails": '["ops@example.com"]'}
-HK_COUNTRIES = {"waf.allowedCountries": '["HK"]'}
+HK_COUNTRIES = {"waf.enabled": "true", "waf.allowedCountries": '["HK"]'}
 
 
 def test_no_alarm_recipient_fails_synthesis_naming_the_key() -> None:
@@ -149,7 +149,13 @@ def test_hong_kong_with_waf_off_cannot_acknowledge_any_country() -> None:
 
 
 def test_hong_kong_with_a_country_list_or_the_acknowledgement_synthesises() -> None:
-    listed = _load(**{"hongKong.enabled": "true", "waf.allowedCountries": '["HK"]'})
-    acknowledged = _load(**{"hongKong.enabled": "true", "waf.acknowledgeAnyCountry": "true"})
+    listed = _load(**{"hongKong.enabled": "true", **HK_COUNTRIES})
+    acknowledged = _load(
+        **{
+            "hongKong.enabled": "true",
+            "waf.enabled": "true",
+            "waf.acknowledgeAnyCountry": "true",
+        }
+    )
     assert [r.name for r in listed.relays] == [r.name for r in acknowledged.relays]
     assert [r.name for r in listed.relays] == ["primary", "hongkong"]

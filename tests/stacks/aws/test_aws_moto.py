@@ -46,6 +46,7 @@ NOT_CREATED_BY_MOTO = frozenset(
         "AWS::WAFv2::WebACL",
         "AWS::WAFv2::IPSet",
         "AWS::WAFv2::WebACLAssociation",
+        "AWS::WAFv2::LoggingConfiguration",
         "AWS::Budgets::Budget",
         "AWS::CE::AnomalyMonitor",
         "AWS::CE::AnomalySubscription",

@@ -333,6 +333,32 @@ def test_stage_has_access_logs_tracing_and_metrics(synthesis: Any) -> None:
     )
 
 
+def test_relay_grants_only_the_table_actions_it_uses(synthesis: Any) -> None:
+    statements = _role_statements(synthesis.templates[RELAY_PRIMARY], "RelayHandlerRole")
+    actions = {a for s in statements for a in _actions(s) if a.startswith("dynamodb:")}
+    assert actions == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+
+
+def test_waf_logs_redact_the_key_headers(synthesis: Any) -> None:
+    (logging,) = resources(
+        synthesis.templates[RELAY_PRIMARY], "AWS::WAFv2::LoggingConfiguration"
+    ).values()
+    redacted = {f["SingleHeader"]["Name"] for f in logging["Properties"]["RedactedFields"]}
+    assert redacted == {"x-api-key", "authorization"}
+
+
+def test_marketplace_subscription_is_not_bound_to_the_bedrock_region(synthesis: Any) -> None:
+    region = synthesis.deployment.config.primary.bedrock_region
+    template = synthesis.templates[f"{PREFIX}-BedrockAccess-{region}"]
+    statements = _role_statements(template, "ModelAccessHandlerRole")
+    (marketplace,) = [s for s in statements if s.get("Sid") == "SubscribeToModelOffers"]
+    assert sorted(_actions(marketplace)) == [
+        "aws-marketplace:Subscribe",
+        "aws-marketplace:ViewSubscriptions",
+    ]
+    assert "Condition" not in marketplace
+
+
 def test_relay_has_reserved_concurrency_and_the_stage_a_throttle(synthesis: Any) -> None:
     settings = synthesis.deployment.config.settings
     template = synthesis.templates[RELAY_PRIMARY]

@@ -4,7 +4,7 @@ moto's CloudFormation creates IAM roles and inline policies, Lambda functions an
 DynamoDB tables, REST API resources and methods, deployments, log groups, KMS keys, SNS topics
 and dashboards. It does not create these types, which the tests say by name and check in the
 template instead (test_aws_stacks.py): API Gateway Stage, Account, ApiKey, UsagePlan(Key),
-Authorizer and RequestValidator; CloudWatch alarms; SNS subscriptions and topic
+Authorizer, RequestValidator and GatewayResponse; CloudWatch alarms; SNS subscriptions and topic
 policies; WAFv2; Budgets; Cost Anomaly Detection; Bedrock guardrails
 and application inference profiles.
 
@@ -40,6 +40,7 @@ NOT_CREATED_BY_MOTO = frozenset(
         "AWS::ApiGateway::UsagePlanKey",
         "AWS::ApiGateway::Authorizer",
         "AWS::ApiGateway::RequestValidator",
+        "AWS::ApiGateway::GatewayResponse",
         "AWS::CloudWatch::Alarm",
         "AWS::SNS::Subscription",
         "AWS::SNS::TopicPolicy",

@@ -95,21 +95,6 @@ class LoggedFunction(Construct):
             tracing=lambda_.Tracing.ACTIVE if props.tracing else lambda_.Tracing.DISABLED,
             reserved_concurrent_executions=props.reserved_concurrency,
         )
-        if props.reserved_concurrency is None:
-            cfn_function = self.function.node.default_child
-            assert isinstance(cfn_function, lambda_.CfnFunction)
-            cfn_function.add_metadata(
-                "checkov",
-                {
-                    "skip": [
-                        {
-                            "id": "CKV_AWS_115",
-                            "comment": "Runs for moments per deploy or per request; reserving "
-                            "concurrency would take it from every other function in the account",
-                        }
-                    ]
-                },
-            )
         self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="WriteOwnLogs",

@@ -256,13 +256,15 @@ def test_rest_api_resources_and_methods_read_back(
     api = apigw.get_rest_api(restApiId=api_id)
     assert api["name"] == synthesis.deployment.config.primary.api_name
     paths = {r["path"]: r for r in apigw.get_resources(restApiId=api_id)["items"]}
-    assert set(paths) == {"/", "/{proxy+}"}
+    assert set(paths) == {"/", "/health", "/{proxy+}"}
     method = apigw.get_method(
         restApiId=api_id, resourceId=paths["/{proxy+}"]["id"], httpMethod="ANY"
     )
     assert method["apiKeyRequired"] is True
     assert method["authorizationType"] == "CUSTOM"
     assert method["methodIntegration"]["type"] == "AWS_PROXY"
+    health = apigw.get_method(restApiId=api_id, resourceId=paths["/health"]["id"], httpMethod="GET")
+    assert health["authorizationType"] == "NONE"
     assert apigw.get_deployments(restApiId=api_id)["items"]
 
 

@@ -13,7 +13,7 @@ from relay_wire import KEY
 
 from relay.policy import BEDROCK_ANTHROPIC_VERSION, BETAS, FIELDS, Action, prepare
 
-FIXTURE = Path(__file__).parents[3].parent / "shared" / "fixtures"
+FIXTURE = Path(__file__).parents[2] / "fixtures"
 CLAUDE_CODE = json.loads((FIXTURE / "claude-code-2.1.331-request-shape.json").read_text())
 
 

@@ -6,7 +6,9 @@ take them, folded where they keep their text and their place in the conversation
 - after an assistant message: put at the start of the next user turn (after its tool results,
   which must lead a user turn), or, at the end of the conversation, as a user turn of its own.
 
-Their content blocks are kept as sent (text, cache_control); only their place changes.
+Text folded into a user turn is wrapped in `<system-reminder>` tags, the convention Claude Code
+itself uses for system text inside user turns, so the model can tell it from the user's words;
+the text itself, its other block keys (cache_control) and its order are kept.
 """
 
 from __future__ import annotations
@@ -29,6 +31,12 @@ def _blocks(content: object) -> list[Block]:
     return [dict(block) for block in content] if isinstance(content, list) else []
 
 
+def _reminders(blocks: list[Block]) -> list[Block]:
+    return [
+        {**b, "text": f"<system-reminder>\n{b.get('text', '')}\n</system-reminder>"} for b in blocks
+    ]
+
+
 def fold_system_messages(body: dict[str, Any]) -> dict[str, Any]:
     """`body` with its mid-conversation system messages folded (a new dict; `body` is kept)."""
     system = _blocks(body.get("system"))
@@ -40,9 +48,9 @@ def fold_system_messages(body: dict[str, Any]) -> dict[str, Any]:
             if not turns:
                 system.extend(blocks)
             elif turns[-1]["role"] == "user":
-                turns[-1]["content"].extend(blocks)
+                turns[-1]["content"].extend(_reminders(blocks))
             else:
-                pending.extend(blocks)
+                pending.extend(_reminders(blocks))
             continue
         turn = {**message, "content": blocks}
         if pending and turn["role"] == "user":

@@ -22,6 +22,9 @@ from relaykit.simulator.tokens import estimate, output_pieces
 from relaykit.simulator.tool_inputs import sample_object
 
 
+_REMINDER = "<system-reminder>"
+
+
 @dataclass(frozen=True)
 class Reply:
     """The generated part of a Message: content blocks, why it stopped, tokens it took."""
@@ -59,9 +62,17 @@ def _last_user_message(request: InvokeRequest) -> _Seen:
     text = " ".join(str(b.get("text", "")) for b in blocks if b.get("type") == "text")
     results = sum(1 for b in blocks if b.get("type") == "tool_result")
     digest = hashlib.sha256(text.encode()).hexdigest()[:8]
-    # Only the last text block asks: agents (Claude Code) put reminders that name every tool in
-    # the blocks before the user's own words.
-    asked = next((str(b.get("text", "")) for b in reversed(blocks) if b.get("type") == "text"), "")
+    # Only the last text block that is not a system reminder asks: agents (Claude Code), and the
+    # relay for folded system messages, put reminders that name every tool around the user's
+    # own words.
+    asked = next(
+        (
+            str(b.get("text", ""))
+            for b in reversed(blocks)
+            if b.get("type") == "text" and not str(b.get("text", "")).startswith(_REMINDER)
+        ),
+        "",
+    )
     return _Seen(len(text.split()), digest, results, frozenset(_words(asked)))
 
 

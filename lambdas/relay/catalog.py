@@ -134,6 +134,8 @@ class Model:
     structured_outputs: bool = False
     # The model takes `output_config.effort`; the others get a thinking budget for an effort.
     effort: bool = False
+    # The model thinks with `thinking: {"type": "adaptive"}` (no budget); others take a budget.
+    adaptive_thinking: bool = False
     # Bedrock passes `role: "system"` entries inside `messages` to the model; elsewhere the relay
     # folds them into the system prompt or the adjacent user turn.
     mid_conversation_system: bool = False
@@ -358,6 +360,7 @@ SONNET_4_6 = Model(
     released=date(2026, 2, 17),
     released_source=_ANTHROPIC_MODELS,
     effort=True,
+    adaptive_thinking=True,
 )
 
 OPUS_4_6 = Model(
@@ -381,6 +384,7 @@ OPUS_4_6 = Model(
     released_source=_ANTHROPIC_MODELS,
     structured_outputs=True,
     effort=True,
+    adaptive_thinking=True,
 )
 
 OPUS_4_5 = Model(
@@ -516,6 +520,7 @@ OPUS_5_5 = Model(
     released=date(2026, 9, 22),
     released_source=f"{_BEDROCK_CARDS}claude-opus-5-5.html",
     effort=True,
+    adaptive_thinking=True,
 )
 
 # The 5.5 Haiku and Sonnet. Their Bedrock region tables were not readable when this was written:
@@ -553,6 +558,7 @@ HAIKU_5_5 = Model(
     released=date(2026, 10, 7),
     released_source=_HAIKU_5_5_IDS,
     effort=True,
+    adaptive_thinking=True,
 )
 
 # No Bedrock model card was readable: Active because the AI SDK added its Bedrock ids at launch
@@ -583,6 +589,7 @@ SONNET_5_5 = Model(
     released=date(2026, 9, 28),
     released_source=_SONNET_5_5_IDS,
     effort=True,
+    adaptive_thinking=True,
 )
 
 MODELS: tuple[Model, ...] = (

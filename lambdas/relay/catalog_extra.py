@@ -81,6 +81,7 @@ class _Entry(_Strict):
     released: date | None = None
     structured_outputs: bool | None = None
     effort: bool | None = None
+    adaptive_thinking: bool | None = None
     mid_conversation_system: bool | None = None
     bedrock_count_tokens: bool | None = None
     # Where the facts were read: kept as the model's docs, lifecycle and price source.
@@ -102,6 +103,7 @@ _COPIED = (
     "released",
     "structured_outputs",
     "effort",
+    "adaptive_thinking",
     "mid_conversation_system",
     "bedrock_count_tokens",
 )

@@ -286,7 +286,8 @@ def _plan(
         )
     emulation = None
     fmt = structured.requested(out)
-    if fmt is not None and not all(_native_structured(r) for r in routes):
+    native = fmt is not None and structured.closed(fmt["schema"])
+    if fmt is not None and not (native and all(_native_structured(r) for r in routes)):
         out = {**out}
         emulation = structured.emulate(out, fmt, routes[0].model.name)
     shape = ReplyShape(emulation, prepared.omit_thinking)

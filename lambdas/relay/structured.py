@@ -5,7 +5,9 @@ field passes unchanged. Elsewhere the relay emulates it the way mature SDKs do: 
 input schema is the requested schema, forced with `tool_choice`; the tool's input comes back as
 the reply's JSON text, in plain and streamed replies, with `end_turn` where the model stopped to
 call the tool. A schema whose root is not an object is wrapped in `{"value": ...}` (tool inputs
-are objects) and unwrapped on the way back.
+are objects) and unwrapped on the way back. An open schema (an object without
+`"additionalProperties": false`, such as OpenAI's json_object mode) is emulated on every model:
+native structured outputs only take closed objects.
 """
 
 from __future__ import annotations
@@ -43,6 +45,18 @@ def requested(body: dict[str, Any]) -> dict[str, Any] | None:
             "bad_output_format",
         )
     return fmt
+
+
+def closed(schema: object) -> bool:
+    """Whether every object in `schema` forbids additional properties (native outputs need it)."""
+    if isinstance(schema, list):
+        return all(closed(item) for item in schema)
+    if not isinstance(schema, dict):
+        return True
+    is_object = schema.get("type") == "object" or "properties" in schema
+    if is_object and schema.get("additionalProperties") is not False:
+        return False
+    return all(closed(value) for key, value in schema.items() if key != "additionalProperties")
 
 
 def emulate(body: dict[str, Any], fmt: dict[str, Any], model_name: str) -> Emulation:

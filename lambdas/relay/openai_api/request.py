@@ -120,7 +120,7 @@ class StreamOptions(_Open):
 
 class JsonSchema(_Open):
     name: Annotated[str, Field(min_length=1)]
-    schema_: Annotated[dict[str, Any], Field(alias="schema")] | None = None
+    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
     strict: bool | None = None
     description: str | None = None
 

@@ -322,3 +322,13 @@ def test_models_without_a_key_answer_401_in_anthropic_shape_to_anthropic_clients
     response = httpx.get(f"{relay.url}/v1/models", headers={"anthropic-version": "2023-06-01"})
     assert response.status_code == 401
     assert response.json()["type"] == "error"
+
+
+def test_reasoning_effort_reaches_bedrock_as_thinking(relay, bedrock_bodies) -> None:
+    completion = client(relay).chat.completions.create(
+        model=MODEL, messages=user("think"), reasoning_effort="low"
+    )
+    assert completion.choices[0].message.content
+    [body] = bedrock_bodies
+    assert body["thinking"]["type"] == "enabled"
+    assert body["max_tokens"] > body["thinking"]["budget_tokens"]

@@ -6,6 +6,7 @@ native structured outputs on Bedrock (Haiku 4.5) and on one the relay emulates t
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import anthropic
 import openai
@@ -155,3 +156,66 @@ def test_emulation_with_the_callers_tools_is_refused_saying_what_to_do(relay) ->
             output_config={"format": {"type": "json_schema", "schema": schema}},
         )
     assert relay.reached_backend() == 0
+
+
+CLOSED = {
+    "type": "object",
+    "properties": {"n": {"type": "integer"}},
+    "required": ["n"],
+    "additionalProperties": False,
+}
+
+
+@pytest.mark.parametrize(("model", "native"), [(NATIVE, True), (EMULATED, False)])
+def test_bedrock_gets_the_format_natively_or_a_forced_tool(
+    relay, bedrock_bodies, model: Model, native: bool
+) -> None:
+    relay.client().messages.create(
+        model=model.alias,
+        max_tokens=100,
+        messages=user("n"),
+        output_config={"format": {"type": "json_schema", "schema": CLOSED}},
+    )
+    [body] = bedrock_bodies
+    if native:
+        assert body["output_config"]["format"]["schema"] == CLOSED
+        assert "tools" not in body
+    else:
+        assert "output_config" not in body
+        assert body["tools"][0]["input_schema"] == CLOSED
+        assert body["tool_choice"] == {"type": "tool", "name": body["tools"][0]["name"]}
+
+
+def test_an_open_schema_is_emulated_even_on_a_native_model(relay, bedrock_bodies) -> None:
+    open_schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
+    message = relay.client().messages.create(
+        model=NATIVE.alias,
+        max_tokens=100,
+        messages=user("n"),
+        output_config={"format": {"type": "json_schema", "schema": open_schema}},
+    )
+    assert "tools" in bedrock_bodies[0]
+    assert json.loads(message.content[0].text) == {"n": 1}  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_thinking_display_omitted_empties_the_thinking_text(relay, stream: bool) -> None:
+    thinking = {"type": "enabled", "budget_tokens": 1024, "display": "omitted"}
+    kwargs: dict[str, Any] = {
+        "model": NATIVE.alias,
+        "max_tokens": 2000,
+        "messages": user("think"),
+        "extra_body": {"thinking": thinking},
+    }
+    if stream:
+        with relay.client().messages.stream(**kwargs) as events:
+            deltas = [e.delta.type for e in events if e.type == "content_block_delta"]
+            message = events.get_final_message()
+        assert "thinking_delta" not in deltas
+        assert "signature_delta" in deltas
+    else:
+        message = relay.client().messages.create(**kwargs)
+    block = message.content[0]
+    assert block.type == "thinking"
+    assert block.thinking == ""
+    assert block.signature

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
@@ -109,6 +110,14 @@ _COPIED = (
 )
 
 
+SETTING = "RELAY_CATALOG_EXTRA"
+
+
+def catalog_from_env(env: Mapping[str, str]) -> Catalog:
+    """The shipped catalog with the RELAY_CATALOG_EXTRA models of `env` (relay and CLI alike)."""
+    return parse_catalog_extra(env.get(SETTING, ""), SETTING)
+
+
 def parse_catalog_extra(raw: str, setting: str, catalog: Catalog = CATALOG) -> Catalog:
     """`catalog` with the models `raw` (JSON) adds or overrides; `setting` names the source of
     `raw` in errors (RELAY_CATALOG_EXTRA, relaykit.catalogExtra)."""
@@ -168,9 +177,22 @@ def _model(alias: str, facts: Any, setting: str, catalog: Catalog) -> Model:
             **changes,
         )
     if base.alias != alias:
-        # A new model copies the facts of its base, not the names that find the base.
-        changes |= {"misnamed_ids": (), "extra_aliases": ()}
-        changes.setdefault("anthropic_id", alias)
+        if entry.bedrock_id is None:
+            raise CatalogExtraError(f"{setting}.{alias}.bedrock_id: a new model needs its own")
+        # A new model copies the facts of its base (limits, prices, capabilities), not the
+        # names that find the base nor where the base is offered.
+        fresh: dict[str, Any] = {
+            "name": alias,
+            "anthropic_id": alias,
+            "vertex_id": None,
+            "inference_profiles": (),
+            "bedrock_in_region": (),
+            "vertex_regions": (),
+            "misnamed_ids": (),
+            "extra_aliases": (),
+            "bedrock_count_tokens": False,
+        }
+        changes = fresh | changes
     return dataclasses.replace(base, **changes)
 
 

@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from relay.aliases import AliasError, parse_aliases
 from relay.catalog import CATALOG, Catalog, Model, Routing, UnknownModelError
-from relay.catalog_extra import CatalogExtraError, parse_catalog_extra
+from relay.catalog_extra import CatalogExtraError, catalog_from_env
 
 _E = TypeVar("_E", bound=StrEnum)
 
@@ -102,7 +102,7 @@ class Settings:
                 "bedrock-runtime endpoint the relay calls, e.g. us-east-1"
             )
         try:
-            catalog = parse_catalog_extra(env.get("RELAY_CATALOG_EXTRA", ""), "RELAY_CATALOG_EXTRA")
+            catalog = catalog_from_env(env)
             aliases = parse_aliases(env.get("RELAY_MODEL_ALIASES", ""), "RELAY_MODEL_ALIASES")
         except (CatalogExtraError, AliasError) as error:
             raise ConfigError(str(error)) from None

@@ -97,7 +97,8 @@ VERTEX_COUNT = Dialect(
 )
 
 MIN_THINKING_BUDGET = 1024
-_ROLES = ("user", "assistant")
+# "system": mid-conversation system messages, for models that take them (checked per model).
+_ROLES = ("user", "assistant", "system")
 _TOOL_CHOICES = ("auto", "any", "tool", "none")
 _THINKING_TYPES = ("enabled", "disabled", "adaptive")
 
@@ -296,6 +297,12 @@ def _check_semantics(body: dict[str, Any], model: Model) -> None:
     if thinking.get("type") in ("enabled", "adaptive") and choice.get("type") in ("any", "tool"):
         raise BedrockError.validation(
             "Thinking may not be enabled when tool_choice forces tool use."
+        )
+    roles = {m.get("role") for m in body["messages"]}
+    if "system" in roles and not model.mid_conversation_system:
+        raise BedrockError.validation(
+            f"messages: role 'system' is not supported for {model.anthropic_id}; put system "
+            "instructions in the top-level 'system' parameter"
         )
     fmt = body.get("output_config", {}).get("format")
     if fmt is not None and not model.structured_outputs:

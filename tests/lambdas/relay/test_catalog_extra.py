@@ -135,6 +135,11 @@ def test_the_relay_serves_an_added_model_from_its_own_profile() -> None:
             short = httpx.post(
                 f"{server.url}/v1/messages", json={**body, "model": "opus"}, headers=HEADERS
             )
+            # This model takes mid-conversation system messages: they pass as sent.
+            system = [*body["messages"], {"role": "system", "content": "be brief"}]
+            passed = httpx.post(
+                f"{server.url}/v1/messages", json={**body, "messages": system}, headers=HEADERS
+            )
         finally:
             server.stop()
     assert reply.status_code == 200, reply.text
@@ -142,6 +147,7 @@ def test_the_relay_serves_an_added_model_from_its_own_profile() -> None:
     assert reply.headers["x-relay-model-id"] == "global.anthropic.claude-opus-4-8"
     added = next(m for m in listed if m["id"] == "claude-opus-4-8")
     assert added["created_at"] == "2026-11-20T00:00:00Z"
+    assert passed.status_code == 200, passed.text
     # The family rule now finds the added Opus the newest.
     assert short.json()["model"] == "claude-opus-4-8"
 

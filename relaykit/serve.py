@@ -8,9 +8,9 @@ from collections.abc import Sequence
 import uvicorn
 
 from relay.aliases import parse_alias_flags
-from relay.catalog_extra import catalog_from_env
 from relay.app import create_app
 from relay.catalog import Routing
+from relay.catalog_extra import catalog_from_env
 from relay.keys import new_secret
 from relay.settings import Settings, key_digest
 from relaykit.environment import LOCAL_TABLE, environment

@@ -219,3 +219,17 @@ def test_thinking_display_omitted_empties_the_thinking_text(relay, stream: bool)
     assert block.type == "thinking"
     assert block.thinking == ""
     assert block.signature
+
+
+def test_a_streamed_non_object_schema_is_unwrapped_in_one_text_delta(relay) -> None:
+    schema = {"type": "array", "items": {"type": "integer"}, "minItems": 3}
+    with relay.client().messages.stream(
+        model=EMULATED.alias,
+        max_tokens=200,
+        messages=user("Numbers"),
+        output_config={"format": {"type": "json_schema", "schema": schema}},
+    ) as stream:
+        text = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    assert json.loads(text) == [1, 1, 1]
+    assert final.stop_reason == "end_turn"

@@ -71,6 +71,14 @@ def parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="serve the relay in the foreground")
     _relay_options(serve)
+    serve.add_argument(
+        "--alias",
+        action="append",
+        default=[],
+        metavar="PATTERN=MODEL",
+        help="serve unserved model names matching PATTERN (* matches anything) as MODEL; "
+        "repeatable (RELAY_MODEL_ALIASES)",
+    )
 
     commands.add_parser("models", help="list the model catalog: ids, lifecycle, profiles, prices")
     add_key_commands(commands)
@@ -127,7 +135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "serve":
             from relaykit.serve import serve
 
-            serve(args.host, args.port, args.backend, args.region, args.routing, args.key)
+            serve(
+                args.host, args.port, args.backend, args.region, args.routing, args.key, args.alias
+            )
         elif args.command in ("keys", "usage"):
             from relaykit.keys_cli import run
 
@@ -144,9 +154,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             )
         elif args.command == "models":
+            import os
+
+            from relay.catalog_extra import catalog_from_env
             from relaykit.models import table
 
-            print(table())
+            print(table(catalog_from_env(os.environ)))
         else:
             from relaykit.simulator.server import serve as serve_simulator
 

@@ -15,6 +15,7 @@ from relay.services import Services
 from relay.settings import Settings
 from relaykit.local_aws import LocalAws
 from relaykit.simulator.client import simulator_session
+from relaykit.simulator.models import ModelResolver
 from relaykit.simulator.server import SimulatorServer
 from relaykit.table import create_table
 
@@ -58,6 +59,8 @@ def environment(kind: str, settings: Settings) -> Iterator[Environment]:
         )
         if kind == "simulator":
             simulator = stack.enter_context(SimulatorServer())
+            # The simulator stands in for Bedrock, which knows the operator's added models too.
+            simulator.state.models = ModelResolver(settings.catalog.models)
             settings = dataclasses.replace(settings, bedrock_endpoint_url=simulator.endpoint_url)
             description = (
                 f"the offline Bedrock simulator at {simulator.endpoint_url} (replies are simulated)"

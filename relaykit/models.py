@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from relay.catalog import MODELS, Model
+from relay.catalog import CATALOG, Catalog, Model
 
 
 def _row(model: Model) -> tuple[str, ...]:
@@ -32,8 +32,9 @@ HEADER = (
 )
 
 
-def table() -> str:
-    rows = [HEADER, *(_row(m) for m in MODELS)]
+def table(catalog: Catalog = CATALOG) -> str:
+    """The catalog (with RELAY_CATALOG_EXTRA's models, when the caller passes them)."""
+    rows = [HEADER, *(_row(m) for m in catalog.models)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER))]
     return "\n".join(
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()

@@ -48,9 +48,14 @@ def authenticate(headers: Mapping[str, str], settings: Settings, keys: KeyStore)
     return key
 
 
+def permits(key: ApiKey, model: Model) -> bool:
+    """Whether the key may use the model."""
+    return not key.models or model.anthropic_id in key.models
+
+
 def authorize(key: ApiKey, model: Model) -> None:
     """permission_error unless the key may use the model."""
-    if key.models and model.anthropic_id not in key.models:
+    if not permits(key, model):
         raise ApiError(
             ErrorType.PERMISSION,
             f"API key {key.key_id} may not use {model.anthropic_id}; it may use: "

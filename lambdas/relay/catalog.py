@@ -126,11 +126,29 @@ class Model:
     misnamed_ids: tuple[str, ...] = ()
     docs: str = ""
     extra_aliases: tuple[str, ...] = field(default=())
+    # The day the model was released (GET /v1/models `created_at`), with the page it is read from.
+    released: date | None = None
+    released_source: str = ""
+    # Bedrock InvokeModel honours `output_config.format` (JSON schema output) natively; the relay
+    # emulates it with a forced tool elsewhere.
+    structured_outputs: bool = False
+    # The model takes `output_config.effort`; the others get a thinking budget for an effort.
+    effort: bool = False
+    # The model thinks with `thinking: {"type": "adaptive"}` (no budget); others take a budget.
+    adaptive_thinking: bool = False
+    # Bedrock passes `role: "system"` entries inside `messages` to the model; elsewhere the relay
+    # folds them into the system prompt or the adjacent user turn.
+    mid_conversation_system: bool = False
 
     @property
     def vertex_base_model(self) -> str | None:
         """The `base_model` quota dimension on Vertex AI, e.g. `anthropic-claude-haiku-4-5`."""
         return f"anthropic-{self.vertex_id.split('@', 1)[0]}" if self.vertex_id else None
+
+    @property
+    def family(self) -> str:
+        """opus, sonnet or haiku: the word Claude Code's short model names use."""
+        return next((w for w in ("opus", "sonnet", "haiku") if w in self.anthropic_id), "")
 
     @property
     def served(self) -> bool:
@@ -163,6 +181,13 @@ _BEDROCK_REGIONS = (
 )
 _BEDROCK_CARDS = "https://docs.aws.amazon.com/bedrock/latest/userguide/model-card-anthropic-"
 _BEDROCK_COUNT_TOKENS = "https://docs.aws.amazon.com/bedrock/latest/userguide/count-tokens.html"
+# Lists the models whose InvokeModel takes `output_config.format` (read 2026-12-01): Sonnet 4.5,
+# Haiku 4.5, Opus 4.5 and Opus 4.6. Models it does not list get the relay's emulation.
+_BEDROCK_STRUCTURED_OUTPUTS = (
+    "https://docs.aws.amazon.com/bedrock/latest/userguide/claude-messages-structured-outputs.html"
+)
+# Which models take `output_config.effort`.
+_ANTHROPIC_EFFORT = "https://platform.claude.com/docs/en/build-with-claude/effort"
 
 # Every Bedrock region of a geography: the destinations granted for its geographic profile.
 _US = ("us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "ca-west-1")
@@ -178,7 +203,7 @@ _EU = (
 )
 _JP = ("ap-northeast-1", "ap-northeast-3")
 _AU = ("ap-southeast-2", "ap-southeast-4", "ap-southeast-6")
-_DESTINATIONS = {Geography.US: _US, Geography.EU: _EU, Geography.JP: _JP, Geography.AU: _AU}
+GEOGRAPHY_REGIONS = {Geography.US: _US, Geography.EU: _EU, Geography.JP: _JP, Geography.AU: _AU}
 
 # Source regions as the Regional availability tables list them (Global and Geo columns).
 # The global profile of every current Claude model is callable from the same 33 regions.
@@ -222,7 +247,7 @@ def _profiles(
     unless said otherwise).
     """
     profiles = [
-        InferenceProfile(geography, sources, _DESTINATIONS[geography], source)
+        InferenceProfile(geography, sources, GEOGRAPHY_REGIONS[geography], source)
         for geography, sources in ((Geography(k), v) for k, v in geo_sources.items())
     ]
     if global_sources:
@@ -286,6 +311,9 @@ HAIKU_4_5 = Model(
     # Guides print the announcement date; the snapshot is dated 2025-10-01.
     misnamed_ids=("claude-haiku-4-5-20251015",),
     docs=_ANTHROPIC_MODELS,
+    released=date(2025, 10, 15),
+    released_source=_ANTHROPIC_MODELS,
+    structured_outputs=True,
 )
 
 SONNET_4_5 = Model(
@@ -307,6 +335,9 @@ SONNET_4_5 = Model(
     anthropic_retirement=date(2026, 11, 30),
     lifecycle_source=_BEDROCK_REGIONS,
     docs=_ANTHROPIC_MODELS,
+    released=date(2025, 9, 29),
+    released_source=_ANTHROPIC_MODELS,
+    structured_outputs=True,
 )
 
 SONNET_4_6 = Model(
@@ -326,6 +357,10 @@ SONNET_4_6 = Model(
     regional_premium=_REGIONAL_PREMIUM,
     lifecycle_source=_BEDROCK_REGIONS,
     docs=_ANTHROPIC_MODELS,
+    released=date(2026, 2, 17),
+    released_source=_ANTHROPIC_MODELS,
+    effort=True,
+    adaptive_thinking=True,
 )
 
 OPUS_4_6 = Model(
@@ -345,6 +380,11 @@ OPUS_4_6 = Model(
     regional_premium=_REGIONAL_PREMIUM,
     lifecycle_source=_BEDROCK_REGIONS,
     docs=_ANTHROPIC_MODELS,
+    released=date(2026, 2, 5),
+    released_source=_ANTHROPIC_MODELS,
+    structured_outputs=True,
+    effort=True,
+    adaptive_thinking=True,
 )
 
 OPUS_4_5 = Model(
@@ -360,10 +400,16 @@ OPUS_4_5 = Model(
     inference_profiles=_profiles(global_sources=_GLOBAL_SOURCES, us=_US_SOURCES_4_5, eu=_EU),
     vertex_regions=("global",),
     regional_premium=_REGIONAL_PREMIUM,
+    # Deprecated on the Claude API (the anthropic SDK warns on it); Bedrock keeps its own schedule.
+    anthropic_retirement=date(2027, 1, 22),
     lifecycle_source=_BEDROCK_REGIONS,
     # Some listings print the launch date (2025-11-24) in place of the snapshot date.
     misnamed_ids=("claude-opus-4-5-20251124",),
     docs=_ANTHROPIC_MODELS,
+    released=date(2025, 11, 24),
+    released_source=_ANTHROPIC_MODELS,
+    structured_outputs=True,
+    effort=True,
 )
 
 OPUS_4_1 = Model(
@@ -388,6 +434,8 @@ OPUS_4_1 = Model(
     retirement=date(2027, 1, 8),
     lifecycle_source=_BEDROCK_REGIONS,
     docs=_ANTHROPIC_MODELS,
+    released=date(2025, 8, 5),
+    released_source=_ANTHROPIC_MODELS,
 )
 
 # Past their Bedrock end of life: kept so their ids resolve to a clear error, routed nowhere.
@@ -406,6 +454,8 @@ SONNET_4 = Model(
     anthropic_retirement=date(2026, 6, 15),
     lifecycle_source=_BEDROCK_REGIONS,
     docs=_ANTHROPIC_DEPRECATIONS,
+    released=date(2025, 5, 22),
+    released_source=_ANTHROPIC_DEPRECATIONS,
 )
 
 HAIKU_3_5 = Model(
@@ -430,6 +480,8 @@ HAIKU_3_5 = Model(
     anthropic_retirement=date(2026, 2, 19),
     lifecycle_source=f"{_BEDROCK_CARDS}claude-3-5-haiku.html",
     docs=_ANTHROPIC_DEPRECATIONS,
+    released=date(2024, 10, 22),
+    released_source=_ANTHROPIC_DEPRECATIONS,
 )
 
 # The current Opus (Claude Code asks for it by default). Bedrock offers it through profiles only
@@ -464,6 +516,11 @@ OPUS_5_5 = Model(
     eol_not_before=date(2027, 9, 22),
     lifecycle_source=f"{_BEDROCK_CARDS}claude-opus-5-5.html",
     docs=_ANTHROPIC_MODELS,
+    # Bedrock's "EOL no sooner than" is a year after launch.
+    released=date(2026, 9, 22),
+    released_source=f"{_BEDROCK_CARDS}claude-opus-5-5.html",
+    effort=True,
+    adaptive_thinking=True,
 )
 
 # The 5.5 Haiku and Sonnet. Their Bedrock region tables were not readable when this was written:
@@ -498,6 +555,10 @@ HAIKU_5_5 = Model(
     eol_not_before=date(2027, 10, 7),
     lifecycle_source=f"{_BEDROCK_CARDS}claude-haiku-5-5.html",
     docs=f"{_ANTHROPIC_MODEL_PAGES}haiku-5-5/overview",
+    released=date(2026, 10, 7),
+    released_source=_HAIKU_5_5_IDS,
+    effort=True,
+    adaptive_thinking=True,
 )
 
 # No Bedrock model card was readable: Active because the AI SDK added its Bedrock ids at launch
@@ -525,6 +586,10 @@ SONNET_5_5 = Model(
     regional_premium=_REGIONAL_PREMIUM,
     lifecycle_source=_SONNET_5_5_IDS,
     docs=f"{_ANTHROPIC_MODEL_PAGES}sonnet-5-5/overview",
+    released=date(2026, 9, 28),
+    released_source=_SONNET_5_5_IDS,
+    effort=True,
+    adaptive_thinking=True,
 )
 
 MODELS: tuple[Model, ...] = (
@@ -585,17 +650,41 @@ def _add(index: dict[str, Resolved], name: str, resolved: Resolved) -> None:
         raise ValueError(f"{name!r} names both {held.model.name} and {resolved.model.name}")
 
 
-_BY_NAME = _index(MODELS)
+class Catalog:
+    """A set of models and the names that find them: the shipped catalog, or the shipped
+    catalog with an operator's additions and overrides (`relay.catalog_extra`)."""
+
+    def __init__(self, models: Iterable[Model]) -> None:
+        self.models: tuple[Model, ...] = tuple(models)
+        self._by_name = _index(self.models)
+
+    def resolve(self, name: str) -> Resolved:
+        """Find a model by Anthropic id, alias, Bedrock or Vertex id, profile id or misnamed
+        id."""
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise UnknownModelError(name) from None
+
+    def by_alias(self, alias: str) -> Model:
+        """The model whose alias (or id) is `alias`; for configuration and tests."""
+        return self.resolve(alias).model
+
+    def with_models(self, models: Iterable[Model]) -> Catalog:
+        """This catalog with `models` added; one with the alias of a shipped model replaces it."""
+        replacing = {model.alias: model for model in models}
+        kept = [replacing.pop(m.alias, m) for m in self.models]
+        return Catalog((*kept, *replacing.values()))
+
+
+CATALOG = Catalog(MODELS)
 
 
 def resolve(name: str) -> Resolved:
-    """Find a model by Anthropic id, alias, Bedrock or Vertex id, profile id or misnamed id."""
-    try:
-        return _BY_NAME[name]
-    except KeyError:
-        raise UnknownModelError(name) from None
+    """Find a model of the shipped catalog by any of its names (see `Catalog.resolve`)."""
+    return CATALOG.resolve(name)
 
 
 def by_alias(alias: str) -> Model:
-    """The catalog model whose alias (or id) is `alias`; for configuration and tests."""
-    return resolve(alias).model
+    """The shipped catalog model whose alias (or id) is `alias`; for configuration and tests."""
+    return CATALOG.by_alias(alias)

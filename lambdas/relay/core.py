@@ -7,13 +7,16 @@ and what the client sees of the answer.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any
 
+from relay import structured
+from relay.aliases import aliased, family_of
 from relay.backends.base import Backend, Call, Event
-from relay.catalog import MODELS, Model, Routing, UnknownModelError, resolve
-from relay.errors import ApiError, invalid_request, not_found
+from relay.catalog import CATALOG, Catalog, Model, Routing, UnknownModelError
+from relay.conversation import fold_system_messages, has_system_messages
+from relay.errors import invalid_request, not_found
 from relay.policy import prepare
 from relay.schema import CountTokensRequest, MessagesRequest, parse
 from relay.settings import ConfigError, FallbackStep, Settings
@@ -61,19 +64,33 @@ def vertex_route(model: Model, region: str, backends: BackendFor) -> Route:
     )  # fmt: skip
 
 
+_FIX = (
+    "To use a served model: pass it as --model (Claude Code) or `model` (SDKs), or set "
+    "ANTHROPIC_MODEL; for Claude Code's opus, sonnet and haiku choices set "
+    "ANTHROPIC_DEFAULT_OPUS_MODEL, ANTHROPIC_DEFAULT_SONNET_MODEL and "
+    "ANTHROPIC_DEFAULT_HAIKU_MODEL; or ask the relay's operator for an alias "
+    "(RELAY_MODEL_ALIASES)."
+)
+
+
 @dataclass(frozen=True)
 class Routes:
     """For every model the deployment serves, its chain of routes: the primary Bedrock route,
-    then the configured fallbacks. Computed once at start-up."""
+    then the configured fallbacks; and how names it does not serve are answered. Computed once
+    at start-up."""
 
     chains: dict[str, tuple[Route, ...]]
+    catalog: Catalog = CATALOG
+    aliases: tuple[tuple[str, str], ...] = ()
+    families: bool = False
 
     @classmethod
     def plan(cls, settings: Settings, backends: BackendFor) -> Routes:
         """A named model that cannot be routed is an error, while the default set quietly
         leaves out what the region and routing cannot reach."""
         named = settings.models is not None
-        models = settings.models if named else tuple(m for m in MODELS if m.served)
+        catalog = settings.catalog
+        models = settings.models if named else tuple(m for m in catalog.models if m.served)
         chains: dict[str, tuple[Route, ...]] = {}
         problems: list[str] = []
         for model in models or ():
@@ -91,30 +108,66 @@ class Routes:
                 "RELAY_MODELS, RELAY_ROUTING, RELAY_BEDROCK_REGION and RELAY_FALLBACKS leave no "
                 "way to serve: " + ("; ".join(problems) or "no model")
             )
-        return cls(chains)
+        routes = cls(chains, catalog, settings.model_aliases, settings.family_aliases)
+        for pattern, target in settings.model_aliases:
+            if routes.served_chain(target) is None:
+                raise ConfigError(
+                    f"RELAY_MODEL_ALIASES[{pattern!r}]: {target!r} is not a model this relay "
+                    f"serves; it serves: {routes.served()}"
+                )
+        return routes
 
     def chain(self, name: str) -> tuple[tuple[Route, ...], str | None]:
-        """The routes for a model name a client sent, and a warning if the name was a courtesy."""
+        """The routes for a model name a client sent, and a warning if the name was a courtesy:
+        a served name, else the operator's alias, else the family rule, else a 400 saying
+        what is served and how to ask for it."""
+        served = self._served(name)
+        if served is not None:
+            return served
+        target = aliased(self.aliases, name)
+        family = family_of(name) if self.families else None
+        chain = self.served_chain(target) if target is not None else self._newest(family)
+        if chain is not None:
+            asked = f"'{name}' is not served by this relay"
+            return chain, f"{asked}; served as '{chain[0].model.anthropic_id}'"
         try:
-            resolved = resolve(name)
+            self.catalog.resolve(name)
         except UnknownModelError:
             raise invalid_request(
-                f"model: unknown model '{name}'. This relay serves: {self.served()}",
+                f"model: unknown model '{name}'. This relay serves: {self.served()}. {_FIX}",
                 "unknown_model",
             ) from None
+        raise invalid_request(
+            f"model: '{name}' is not enabled on this relay. It serves: {self.served()}. {_FIX}",
+            "model_not_enabled",
+        )
+
+    def served_chain(self, name: str) -> tuple[Route, ...] | None:
+        """The routes of a name of a served model (no aliases), or None."""
+        served = self._served(name)
+        return served[0] if served is not None else None
+
+    def _served(self, name: str) -> tuple[tuple[Route, ...], str | None] | None:
+        try:
+            resolved = self.catalog.resolve(name)
+        except UnknownModelError:
+            return None
         chain = self.chains.get(resolved.model.anthropic_id)
-        if chain is None:
-            raise invalid_request(
-                f"model: '{name}' is not enabled on this relay. It serves: {self.served()}",
-                "model_not_enabled",
-            )
-        return chain, resolved.warning
+        return (chain, resolved.warning) if chain is not None else None
+
+    def _newest(self, family: str | None) -> tuple[Route, ...] | None:
+        chains = [c for c in self.chains.values() if family and c[0].model.family == family]
+        return max(chains, key=lambda c: c[0].model.released or date.min, default=None)
 
     def served(self) -> str:
         return ", ".join(m.alias for m in self.models())
 
     def models(self) -> list[Model]:
         return [chain[0].model for chain in self.chains.values()]
+
+    def primaries(self) -> list[Route]:
+        """Each served model's primary route, in catalog order."""
+        return [chain[0] for chain in self.chains.values()]
 
 
 def _fallback(model: Model, step: FallbackStep, settings: Settings, backends: BackendFor) -> Route:
@@ -136,6 +189,10 @@ class Plan:
     stream: bool
     warning: str | None
     dropped: tuple[str, ...]
+    # The model name the client sent (the log line says it beside the model that served it).
+    requested: str = ""
+    # How the reply is reshaped for the client (emulated fields).
+    shape: ReplyShape = field(default_factory=lambda: ReplyShape())
 
     @property
     def model(self) -> Model:
@@ -143,12 +200,22 @@ class Plan:
         return self.routes[0].model
 
 
+@dataclass(frozen=True)
+class ReplyShape:
+    """What the relay emulated for a request, and so must change in its reply."""
+
+    structured: structured.Emulation | None = None
+    omit_thinking: bool = False
+
+
 def plan_message(
     body: object, beta_headers: Iterable[str], settings: Settings, routes: Routes
 ) -> Plan:
-    """Validate a Messages request and turn it into a chain of calls, or raise ApiError."""
+    """Validate a Messages request and turn it into a chain of calls, or raise ApiError.
+    The model is resolved first: an unserved model gets the model error, whatever else is
+    wrong with the request."""
+    chain, warning = routes.chain(_model_name(body))
     request = parse(MessagesRequest, body)
-    chain, warning = routes.chain(request.model)
     model = chain[0].model
     if request.max_tokens > model.max_output_tokens:
         raise invalid_request(
@@ -171,8 +238,8 @@ def plan_count(
     body: object, beta_headers: Iterable[str], settings: Settings, routes: Routes
 ) -> Plan:
     """Validate a count_tokens request and turn it into CountTokens calls, or raise ApiError."""
-    request = parse(CountTokensRequest, body)
-    chain, warning = routes.chain(request.model)
+    chain, warning = routes.chain(_model_name(body))
+    parse(CountTokensRequest, body)
     model = chain[0].model
     # Counting the same model elsewhere gives the same count; another model would not.
     counting = tuple(r for r in chain if r.count_model_id and r.model == model)
@@ -188,6 +255,16 @@ def plan_count(
     return _plan(counting, warning, body, beta_headers, settings, stream=False)
 
 
+def _model_name(body: object) -> str:
+    """The `model` of a body, checked only as far as resolving it needs."""
+    model = body.get("model") if isinstance(body, dict) else None
+    if not isinstance(model, str) or not model:
+        # parse() names what is wrong with the body or its model.
+        parse(CountTokensRequest, body)
+        raise invalid_request("model: a model name is required", "validation")
+    return model
+
+
 def _plan(
     routes: tuple[Route, ...],
     warning: str | None,
@@ -198,50 +275,103 @@ def _plan(
     stream: bool,
 ) -> Plan:
     prepared = prepare(body, beta_headers, settings.extra_betas)
-    return Plan(routes, prepared.body, stream, warning, prepared.dropped)
+    out = prepared.body
+    if has_system_messages(out) and not all(r.model.mid_conversation_system for r in routes):
+        out = fold_system_messages(out)
+    if not any(m.get("role") != "system" for m in out["messages"]):
+        raise invalid_request(
+            "messages: at least one user or assistant message is needed; put system "
+            "instructions in the top-level 'system' parameter",
+            "no_messages",
+        )
+    emulation = None
+    fmt = structured.requested(out)
+    native = fmt is not None and structured.closed(fmt["schema"])
+    if fmt is not None and not (native and all(_native_structured(r) for r in routes)):
+        out = {**out}
+        emulation = structured.emulate(out, fmt, routes[0].model.name)
+    shape = ReplyShape(emulation, prepared.omit_thinking)
+    return Plan(routes, out, stream, warning, prepared.dropped, body["model"], shape)
 
 
-def present_message(message: dict[str, Any], model: Model) -> dict[str, Any]:
-    """The message as the Anthropic API would return it: named by the Anthropic model id."""
-    return {**message, "model": model.anthropic_id}
+def _native_structured(route: Route) -> bool:
+    return route.label.startswith("bedrock/") and route.model.structured_outputs
 
 
-def present_event(event: Event, model: Model) -> Event:
-    """Stream events pass through; message_start names the Anthropic model id."""
-    if event.get("type") == "message_start" and isinstance(event.get("message"), dict):
-        return {**event, "message": present_message(event["message"], model)}
-    return event
+class Presenter:
+    """The reply as the client sees it: named by the model that served it, with what the
+    relay emulated applied. One per reply (a stream's rewriting has state)."""
+
+    def __init__(self, plan: Plan, model: Model) -> None:
+        self.model = model
+        self.shape = plan.shape
+        emulation = plan.shape.structured
+        self._rewriter = structured.EventRewriter(emulation) if emulation else None
+
+    def message(self, message: dict[str, Any]) -> dict[str, Any]:
+        if self.shape.structured is not None:
+            message = structured.reply(message, self.shape.structured)
+        if self.shape.omit_thinking:
+            message = {**message, "content": [_omitted(b) for b in message.get("content") or []]}
+        return {**message, "model": self.model.anthropic_id}
+
+    def events(self, event: Event) -> list[Event]:
+        """What one backend event becomes: usually itself, sometimes rewritten or nothing."""
+        events = self._rewriter.feed(event) if self._rewriter is not None else [event]
+        return [e for e in map(self._event, events) if e is not None]
+
+    def _event(self, event: Event) -> Event | None:
+        kind = event.get("type")
+        if kind == "message_start" and isinstance(event.get("message"), dict):
+            return {**event, "message": {**event["message"], "model": self.model.anthropic_id}}
+        delta = event.get("delta") or {}
+        thinking = kind == "content_block_delta" and delta.get("type") == "thinking_delta"
+        return None if thinking and self.shape.omit_thinking else event
 
 
-def model_info(model: Model) -> dict[str, Any]:
-    """A model in the shape of Anthropic's GET /v1/models."""
-    return {
+def _omitted(block: dict[str, Any]) -> dict[str, Any]:
+    return {**block, "thinking": ""} if block.get("type") == "thinking" else block
+
+
+def model_info(model: Model, route: Route | None = None) -> dict[str, Any]:
+    """A model in the shape of Anthropic's GET /v1/models, with what the relay invokes for it
+    (extra fields, which clients ignore)."""
+    info: dict[str, Any] = {
         "type": "model",
         "id": model.anthropic_id,
         "display_name": model.name,
         "created_at": _released(model).isoformat().replace("+00:00", "Z"),
     }
+    if route is not None:
+        info |= {
+            "backend": route.label,
+            "invokes": route.model_id,
+            "max_output_tokens": model.max_output_tokens,
+            "structured_outputs": "native" if _native_structured(route) else "emulated",
+        }
+    return info
 
 
-def model_page(models: list[Model]) -> dict[str, Any]:
-    data = [model_info(m) for m in models]
+def model_page(infos: list[dict[str, Any]]) -> dict[str, Any]:
     return {
-        "data": data,
+        "data": infos,
         "has_more": False,
-        "first_id": data[0]["id"] if data else None,
-        "last_id": data[-1]["id"] if data else None,
+        "first_id": infos[0]["id"] if infos else None,
+        "last_id": infos[-1]["id"] if infos else None,
     }
 
 
-def find_model(name: str, routes: Routes) -> Model:
-    try:
-        chain, _ = routes.chain(name)
-    except ApiError:
-        raise not_found(f"model: {name}") from None
-    return chain[0].model
+def find_model(name: str, routes: Routes) -> Route:
+    """The primary route of a served model by any of its names (no aliases), or not_found."""
+    chain = routes.served_chain(name)
+    if chain is None:
+        raise not_found(f"model: {name}")
+    return chain[0]
 
 
 def _released(model: Model) -> datetime:
+    if model.released is not None:
+        return datetime(model.released.year, model.released.month, model.released.day, tzinfo=UTC)
     # Anthropic ids end in the release date (claude-haiku-4-5-20251001).
     stamp = model.anthropic_id.rsplit("-", 1)[-1]
     try:

@@ -2,9 +2,19 @@
 
 Clients (Claude Code above all) send beta flags and fields that the Anthropic API knows and
 Bedrock may reject ("extraneous key [...] is not permitted" is the most reported gateway
-failure). Every field and flag has one explicit rule here: pass it on, map it to Bedrock's name,
-drop it (with a log line naming it), or reject the request because Bedrock cannot honour it.
-Anything not listed is dropped and logged, so a new client field degrades instead of failing.
+failure). Every field has one explicit rule here, and the rule that decides them:
+
+    A field that changes what the model returns (its format, its tools, its thinking, what it
+    reads) is never dropped. It is passed on, mapped to Bedrock's name or shape, emulated by the
+    relay, or refused with a 400 that says why and what to do. Only a field that changes nothing
+    a caller can observe of the reply (client identification, account tiers) is dropped, and its
+    name is logged.
+
+A field this table does not know is passed on: Bedrock either honours it or answers 400 naming
+it, so a new field never changes a reply silently. A field that needs a beta flag on Bedrock
+gets the flag added. Beta flags themselves only unlock features: unknown flags are dropped
+(Bedrock refuses flags it does not know) and logged, while the fields they unlock follow the
+field rules above.
 """
 
 from __future__ import annotations
@@ -24,6 +34,8 @@ class Action(StrEnum):
     MAP = "map"
     DROP = "drop"
     REJECT = "reject"
+    # The relay makes the field's effect itself (structured.py, the presenter in core.py).
+    EMULATE = "emulate"
 
 
 @dataclass(frozen=True)
@@ -31,7 +43,7 @@ class Rule:
     action: Action
     why: str
     to: str = ""
-    # PASS only while this beta flag goes to Bedrock too; otherwise the field is dropped.
+    # Bedrock takes the field only with this beta flag; the relay adds the flag when absent.
     needs_beta: str = ""
 
 
@@ -39,6 +51,7 @@ _SAME = "Bedrock accepts it unchanged"
 _TOOL_SEARCH = "tool-search-tool-2025-10-19"
 _CONTEXT_MANAGEMENT = "context-management-2025-06-27"
 _EFFORT = "effort-2025-11-24"
+_FORMAT = "output_config.format"
 
 BETAS: dict[str, Rule] = {
     "interleaved-thinking-2025-05-14": Rule(Action.PASS, _SAME),
@@ -82,16 +95,38 @@ FIELDS: dict[str, Rule] = {
     "context_management": Rule(
         Action.PASS, "Bedrock accepts it with its beta flag", needs_beta=_CONTEXT_MANAGEMENT
     ),
-    "output_config": Rule(Action.PASS, "Bedrock accepts it with its beta flag", needs_beta=_EFFORT),
-    "metadata": Rule(Action.DROP, "Bedrock's Anthropic body has no metadata field"),
-    "service_tier": Rule(Action.DROP, "Anthropic API tiers; Bedrock has its own service tiers"),
-    "inference_geo": Rule(Action.DROP, "the relay's routing setting decides the geography"),
+    # `effort` needs its beta flag (added when absent); `format` passes to models with native
+    # structured outputs and is emulated for the others (structured.py).
+    "output_config": Rule(Action.PASS, "Bedrock accepts it; `effort` with its beta flag"),
+    "output_format": Rule(
+        Action.MAP, "the structured-outputs beta's name for output_config.format", to=_FORMAT
+    ),
+    "metadata": Rule(Action.DROP, "only identifies the end user; the reply does not change"),
+    "service_tier": Rule(
+        Action.DROP, "an Anthropic API capacity tier; the reply's content does not change"
+    ),
+    "inference_geo": Rule(
+        Action.REJECT,
+        "the relay's routing (RELAY_ROUTING) decides where inference runs; send no "
+        "inference_geo (or 'global'), or use a relay deployed with geographic routing",
+    ),
     "mcp_servers": Rule(Action.REJECT, "the MCP connector is not available through Bedrock"),
     "container": Rule(Action.REJECT, "code-execution containers are not available on Bedrock"),
 }
 
-# Keys inside a field that Bedrock does not know; dropped when present.
-_THINKING_DROP = ("display",)
+# Keys inside a field and what happens to them.
+NESTED: dict[str, Rule] = {
+    "thinking.display": Rule(
+        Action.EMULATE,
+        "Bedrock does not take it; with 'omitted' the relay empties thinking text itself",
+    ),
+    "tools.defer_loading": Rule(
+        Action.PASS, "Bedrock accepts it with the tool search beta flag, which the relay adds"
+    ),
+}
+
+# Values of a refused field that ask for nothing the relay does not already do; dropped.
+_HARMLESS: dict[str, tuple[object, ...]] = {"inference_geo": (None, "global")}
 
 
 @dataclass(frozen=True)
@@ -101,6 +136,8 @@ class Prepared:
     body: dict[str, Any]
     betas: tuple[str, ...]
     dropped: tuple[str, ...]
+    # thinking.display was "omitted": the relay empties the thinking text of the reply.
+    omit_thinking: bool = False
 
 
 def parse_betas(headers: Iterable[str]) -> list[str]:
@@ -134,41 +171,54 @@ def prepare(
 
     `model` becomes Bedrock's modelId and `stream` chooses the API, so neither goes in the body.
     """
-    betas, dropped = map_betas(parse_betas(beta_headers), extra_betas)
+    flags, dropped = map_betas(parse_betas(beta_headers), extra_betas)
+    betas = list(flags)
     body: dict[str, Any] = {"anthropic_version": BEDROCK_ANTHROPIC_VERSION}
     for name, value in request.items():
         if name in ("model", "stream"):
             continue
         rule = FIELDS.get(name)
-        if rule is None or rule.action is Action.DROP:
+        if rule is None or rule.action is Action.PASS:
+            body[name] = value
+        elif rule.action is Action.DROP or value in _HARMLESS.get(name, ()):
             dropped.append(name)
         elif rule.action is Action.REJECT:
             raise invalid_request(f"{name}: {rule.why}.", "unsupported_field")
-        elif rule.needs_beta and rule.needs_beta not in betas:
-            dropped.append(name)
         else:
-            body[name] = value
-    body, nested = _strip_nested(body, betas)
+            _map(body, rule.to, name, value)
+    for flag in _needed_betas(body):
+        if flag not in betas:
+            betas.append(flag)
+    omit_thinking = _take_thinking_display(body)
     if betas:
-        body["anthropic_beta"] = list(betas)
-    return Prepared(body, betas, (*dropped, *nested))
+        body["anthropic_beta"] = betas
+    return Prepared(body, tuple(betas), tuple(dropped), omit_thinking)
 
 
-def _strip_nested(body: dict[str, Any], betas: tuple[str, ...]) -> tuple[dict[str, Any], list[str]]:
-    dropped: list[str] = []
-    thinking = body.get("thinking")
-    if isinstance(thinking, dict) and any(k in thinking for k in _THINKING_DROP):
-        body["thinking"] = {k: v for k, v in thinking.items() if k not in _THINKING_DROP}
-        dropped.extend(f"thinking.{k}" for k in _THINKING_DROP if k in thinking)
+def _map(body: dict[str, Any], to: str, name: str, value: object) -> None:
+    parent, _, key = to.partition(".")
+    held = body.setdefault(parent, {})
+    if not isinstance(held, dict) or key in held:
+        raise invalid_request(f"{name}: send either {name} or {to}, not both.", "duplicate_field")
+    body[parent] = {**held, key: value}
+
+
+def _needed_betas(body: dict[str, Any]) -> list[str]:
+    """The beta flags Bedrock needs for the fields of `body`."""
+    needed = [rule.needs_beta for name, rule in FIELDS.items() if rule.needs_beta and name in body]
+    config = body.get("output_config")
+    if isinstance(config, dict) and "effort" in config:
+        needed.append(_EFFORT)
     tools = body.get("tools")
-    deferred = isinstance(tools, list) and any(
-        isinstance(t, dict) and "defer_loading" in t for t in tools
-    )
-    if deferred and _TOOL_SEARCH not in betas:
-        assert isinstance(tools, list)
-        body["tools"] = [
-            {k: v for k, v in t.items() if k != "defer_loading"} if isinstance(t, dict) else t
-            for t in tools
-        ]
-        dropped.append("tools.defer_loading")
-    return body, dropped
+    if isinstance(tools, list) and any(isinstance(t, dict) and "defer_loading" in t for t in tools):
+        needed.append(_TOOL_SEARCH)
+    return needed
+
+
+def _take_thinking_display(body: dict[str, Any]) -> bool:
+    """Remove thinking.display, which Bedrock does not take; whether it asked for "omitted"."""
+    thinking = body.get("thinking")
+    if not isinstance(thinking, dict) or "display" not in thinking:
+        return False
+    body["thinking"] = {k: v for k, v in thinking.items() if k != "display"}
+    return bool(thinking["display"] == "omitted")

@@ -16,10 +16,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from relay import offload, sse
-from relay.auth import authenticate, authorize
+from relay.auth import authenticate, authorize, permits
 from relay.backends.base import Event, Stream
 from relay.core import (
     Plan,
+    Presenter,
     Route,
     Routes,
     add_usage,
@@ -28,10 +29,8 @@ from relay.core import (
     model_page,
     plan_count,
     plan_message,
-    present_event,
-    present_message,
 )
-from relay.errors import ApiError, ErrorType, invalid_request
+from relay.errors import ApiError, ErrorType, invalid_request, not_found
 from relay.keys import ApiKey
 from relay.ledger import Admission
 from relay.meter import Meter
@@ -75,12 +74,24 @@ class Handlers:
         return key
 
     async def list_models(self, request: Request) -> Response:
-        await self.authenticate(request)
-        return JSONResponse(model_page(self.routes.models()))
+        return JSONResponse(model_page(await self.model_infos(request)))
 
     async def get_model(self, request: Request) -> Response:
-        await self.authenticate(request)
-        return JSONResponse(model_info(find_model(request.path_params["model_id"], self.routes)))
+        return JSONResponse(await self.model_info(request))
+
+    async def model_infos(self, request: Request) -> list[dict[str, Any]]:
+        """The models the caller's key may use, each with the route the relay invokes."""
+        key = await self.authenticate(request)
+        return [model_info(r.model, r) for r in self.routes.primaries() if permits(key, r.model)]
+
+    async def model_info(self, request: Request) -> dict[str, Any]:
+        """One model the caller's key may use; one it may not is not found, as if not served."""
+        key = await self.authenticate(request)
+        name = request.path_params["model_id"]
+        route = find_model(name, self.routes)
+        if not permits(key, route.model):
+            raise not_found(f"model: {name}")
+        return model_info(route.model, route)
 
     async def count_tokens(self, request: Request) -> Response:
         key = await self.authenticate(request)
@@ -130,7 +141,9 @@ class Handlers:
                 stream, first = opened.value
                 meter.served(opened)
                 headers = {**_headers(plan, opened), **admission.headers}
-                return Exchange(plan, headers, events=self._events(meter, stream, first))
+                presenter = Presenter(plan, opened.route.model)
+                events = self._events(meter, presenter, stream, first)
+                return Exchange(plan, headers, events=events)
             invoked = await self._run(
                 plan, lambda route: route.backend.invoke(route.call(plan.body))
             )
@@ -145,7 +158,7 @@ class Handlers:
         message, metrics = invoked.value
         usage = message.get("usage") or {}
         await meter.finish(usage, provider=metrics)
-        reply = present_message(message, invoked.route.model)
+        reply = Presenter(plan, invoked.route.model).message(message)
         headers = {**_headers(plan, invoked), **admission.headers}
         if cache_key is not None and self.services.cache is not None:
             ttl = self.settings.cache_ttl_seconds
@@ -194,23 +207,24 @@ class Handlers:
         return Exchange(plan, headers, message=reply)
 
     async def _events(
-        self, meter: Meter, stream: Stream, first: Event | None
+        self, meter: Meter, presenter: Presenter, stream: Stream, first: Event | None
     ) -> AsyncIterator[Event]:
         """The stream's events as the client sees them; a failure becomes a final error event.
         Whatever ends the stream (the end, an error, the client leaving), it is metered."""
         usage: dict[str, Any] = {}
-        model = meter.route_model
         error: ApiError | None = None
         completed = False
         try:
             if first is not None:
                 add_usage(usage, first)
                 meter.saw(first)
-                yield present_event(first, model)
+                for shown in presenter.events(first):
+                    yield shown
             async for event in iterate_in_threadpool(stream.events):
                 add_usage(usage, event)
                 meter.saw(event)
-                yield present_event(event, model)
+                for shown in presenter.events(event):
+                    yield shown
             completed = True
         except ApiError as failure:
             error = failure
@@ -284,7 +298,8 @@ def _headers(plan: Plan, served: Outcome[Any, Route] | None = None) -> dict[str,
 
 def _note(request: Request, plan: Plan) -> None:
     facts = request.state.facts
-    facts.update(model=plan.model.alias, stream=plan.stream)
+    # The model asked for, and the one that serves it (an alias, or a family's newest).
+    facts.update(requested_model=plan.requested, model=plan.model.alias, stream=plan.stream)
     if plan.dropped:
         # Names of fields and beta flags only, never their values.
         facts["dropped"] = list(plan.dropped)

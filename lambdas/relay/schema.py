@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from relay.errors import ApiError, invalid_request
 
@@ -21,7 +28,8 @@ class _Lenient(BaseModel):
 
 
 class Message(_Lenient):
-    role: Literal["user", "assistant"]
+    # "system": a mid-conversation system message (relay.conversation places it).
+    role: Literal["user", "assistant", "system"]
     content: str | list[Block]
 
     @field_validator("content")
@@ -32,6 +40,16 @@ class Message(_Lenient):
                 if not isinstance(block.get("type"), str):
                     raise ValueError(f"content block {index} has no 'type'")
         return content
+
+    @model_validator(mode="after")
+    def _system_is_text(self) -> Message:
+        if self.role == "system" and isinstance(self.content, list):
+            for index, block in enumerate(self.content):
+                if block.get("type") != "text":
+                    raise ValueError(
+                        f"content block {index}: a system message holds text blocks only"
+                    )
+        return self
 
 
 class Tool(_Lenient):
@@ -89,7 +107,7 @@ def _to_api_error(error: ValidationError) -> ApiError:
     message = first["msg"]
     if first["type"] == "literal_error" and first["loc"][-1] == "role":
         message = (
-            "Unexpected role. The Messages API accepts 'user' and 'assistant' message roles; "
-            "put system instructions in the top-level 'system' parameter"
+            "Unexpected role. The Messages API accepts 'user', 'assistant' and (mid-conversation) "
+            "'system' message roles"
         )
     return invalid_request(f"{location}: {message}", "validation")

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TypeVar
 
-from relay.catalog import MODELS, Model, Routing, UnknownModelError, by_alias
+from relay.aliases import AliasError, parse_aliases
+from relay.catalog import CATALOG, Catalog, Model, Routing, UnknownModelError
+from relay.catalog_extra import CatalogExtraError, catalog_from_env
 
 _E = TypeVar("_E", bound=StrEnum)
 
@@ -77,6 +79,14 @@ class Settings:
     vertex_region: str = "global"
     # The relay's own region (its tables live there); boto3's default when unset.
     table_region: str | None = None
+    # The shipped catalog, with the operator's RELAY_CATALOG_EXTRA additions and overrides.
+    catalog: Catalog = CATALOG
+    # (pattern, model) pairs: a model name the relay does not serve that matches a pattern (`*`
+    # matches anything) is served as that model, with a warning header.
+    model_aliases: tuple[tuple[str, str], ...] = ()
+    # Unserved claude-opus-*/claude-sonnet-*/claude-haiku-* ids and Claude Code's opus, sonnet
+    # and haiku are served as the newest served model of that family (a warning says so).
+    family_aliases: bool = True
 
     def __post_init__(self) -> None:
         if self.auth is AuthMode.KEYS and not (self.key_digests or self.table_name):
@@ -97,10 +107,15 @@ class Settings:
                 "RELAY_BEDROCK_REGION is not set (nor AWS_REGION): name the region whose "
                 "bedrock-runtime endpoint the relay calls, e.g. us-east-1"
             )
+        try:
+            catalog = catalog_from_env(env)
+            aliases = parse_aliases(env.get("RELAY_MODEL_ALIASES", ""), "RELAY_MODEL_ALIASES")
+        except (CatalogExtraError, AliasError) as error:
+            raise ConfigError(str(error)) from None
         return cls(
             bedrock_region=region,
             routing=_enum(env, "RELAY_ROUTING", Routing, Routing.GLOBAL),
-            models=_models(env.get("RELAY_MODELS", "")) or None,
+            models=_models(env.get("RELAY_MODELS", ""), catalog) or None,
             auth=_enum(env, "RELAY_AUTH", AuthMode, AuthMode.KEYS),
             key_digests=frozenset(key_digest(k) for k in _csv(env.get("RELAY_API_KEYS", ""))),
             bedrock_endpoint_url=env.get("RELAY_BEDROCK_ENDPOINT_URL") or None,
@@ -121,10 +136,13 @@ class Settings:
             retry_deadline=env_number(env, "RELAY_RETRY_DEADLINE", cls.retry_deadline),
             breaker_threshold=_int(env, "RELAY_BREAKER_THRESHOLD", cls.breaker_threshold),
             breaker_cooldown=env_number(env, "RELAY_BREAKER_COOLDOWN", cls.breaker_cooldown),
-            fallbacks=parse_fallbacks(env.get("RELAY_FALLBACKS", "")),
+            fallbacks=parse_fallbacks(env.get("RELAY_FALLBACKS", ""), catalog),
             metrics=_metrics(env),
             vertex_region=env.get("RELAY_VERTEX_REGION") or "global",
             table_region=env.get("AWS_REGION") or None,
+            catalog=catalog,
+            model_aliases=aliases,
+            family_aliases=_switch(env, "RELAY_FAMILY_ALIASES", default=True),
         )
 
 
@@ -146,7 +164,7 @@ _FALLBACK_HELP = (
 )
 
 
-def parse_fallbacks(raw: str) -> dict[str, tuple[FallbackStep, ...]]:
+def parse_fallbacks(raw: str, catalog: Catalog = CATALOG) -> dict[str, tuple[FallbackStep, ...]]:
     if not raw.strip():
         return {}
     try:
@@ -157,16 +175,16 @@ def parse_fallbacks(raw: str) -> dict[str, tuple[FallbackStep, ...]]:
         raise ConfigError(_FALLBACK_HELP)
     chains: dict[str, tuple[FallbackStep, ...]] = {}
     for alias, steps in data.items():
-        model = _models(alias)[0]
+        model = _models(alias, catalog)[0]
         if not isinstance(steps, list) or not all(isinstance(x, str) for x in steps):
             raise ConfigError(
                 f"RELAY_FALLBACKS[{alias!r}] must be a list of strings. {_FALLBACK_HELP}"
             )
-        chains[model.alias] = tuple(_step(alias, step) for step in steps)
+        chains[model.alias] = tuple(_step(alias, step, catalog) for step in steps)
     return chains
 
 
-def _step(alias: str, step: str) -> FallbackStep:
+def _step(alias: str, step: str, catalog: Catalog) -> FallbackStep:
     kind, _, rest = step.partition(":")
     if kind == "bedrock" and rest:
         region, _, routing = rest.partition(":")
@@ -177,7 +195,7 @@ def _step(alias: str, step: str) -> FallbackStep:
     elif kind == "vertex":
         return FallbackStep("vertex", rest or None)
     elif kind == "model" and rest:
-        return FallbackStep("model", model=_models(rest)[0])
+        return FallbackStep("model", model=_models(rest, catalog)[0])
     raise ConfigError(f"RELAY_FALLBACKS[{alias!r}]: cannot read step {step!r}. {_FALLBACK_HELP}")
 
 
@@ -192,14 +210,23 @@ def _csv(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
-def _models(value: str) -> tuple[Model, ...]:
+def _models(value: str, catalog: Catalog) -> tuple[Model, ...]:
     try:
-        return tuple(by_alias(alias) for alias in _csv(value))
+        return tuple(catalog.by_alias(alias) for alias in _csv(value))
     except UnknownModelError as error:
         raise ConfigError(
             f"RELAY_MODELS names an unknown model {error.args[0]!r}; catalog aliases: "
-            + ", ".join(m.alias for m in MODELS)
+            + ", ".join(m.alias for m in catalog.models)
         ) from None
+
+
+def _switch(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in ("on", "off"):
+        raise ConfigError(f"{name}={raw!r} is not valid; use 'on' or 'off'")
+    return raw == "on"
 
 
 def _enum(env: Mapping[str, str], name: str, kind: type[_E], default: _E) -> _E:

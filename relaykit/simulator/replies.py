@@ -4,7 +4,8 @@ The reply names the model it stands in for ("[simulated Claude Haiku 4.5 on Bedr
 says what it saw of the last user message as a word count and a short digest, never its text.
 With tools it calls the tool that tool_choice names, or (auto) one whose name the last user
 message mentions, or (any) that or the first, with an input built from the tool's schema; after a
-tool_result it answers in text; with thinking it thinks first.
+tool_result it answers in text; with thinking it thinks first. With `output_config.format` the
+text is JSON that fits the schema.
 stop_sequences and max_tokens cut the reply the way the model's stop reasons describe.
 """
 
@@ -19,7 +20,9 @@ from typing import Any
 
 from relaykit.simulator.request import InvokeRequest
 from relaykit.simulator.tokens import estimate, output_pieces
-from relaykit.simulator.tool_inputs import sample_object
+from relaykit.simulator.tool_inputs import sample_object, sample_value
+
+_REMINDER = "<system-reminder>"
 
 
 @dataclass(frozen=True)
@@ -59,9 +62,17 @@ def _last_user_message(request: InvokeRequest) -> _Seen:
     text = " ".join(str(b.get("text", "")) for b in blocks if b.get("type") == "text")
     results = sum(1 for b in blocks if b.get("type") == "tool_result")
     digest = hashlib.sha256(text.encode()).hexdigest()[:8]
-    # Only the last text block asks: agents (Claude Code) put reminders that name every tool in
-    # the blocks before the user's own words.
-    asked = next((str(b.get("text", "")) for b in reversed(blocks) if b.get("type") == "text"), "")
+    # Only the last text block that is not a system reminder asks: agents (Claude Code), and the
+    # relay for folded system messages, put reminders that name every tool around the user's
+    # own words.
+    asked = next(
+        (
+            str(b.get("text", ""))
+            for b in reversed(blocks)
+            if b.get("type") == "text" and not str(b.get("text", "")).startswith(_REMINDER)
+        ),
+        "",
+    )
     return _Seen(len(text.split()), digest, results, frozenset(_words(asked)))
 
 
@@ -120,9 +131,14 @@ def _drafts(request: InvokeRequest, digest: str) -> list[dict[str, Any]]:
                 "type": "tool_use",
                 "id": f"toolu_{request.dialect.tag}_{digest[:24]}",
                 "name": tool["name"],
-                "input": sample_object(schema) if isinstance(schema, dict) else {},
+                "input": sample_object(schema, root=schema) if isinstance(schema, dict) else {},
             }
         )
+        return drafts
+    if request.output_schema is not None:
+        # Structured outputs: the whole text is JSON that fits the schema, as the model's is.
+        answer = sample_value(request.output_schema, "answer", root=request.output_schema)
+        drafts.append({"type": "text", "text": json.dumps(answer)})
         return drafts
     opening = (
         f"Received {seen.tool_results} tool result(s); the last user message has {about}."

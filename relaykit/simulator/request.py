@@ -7,7 +7,8 @@ model's limit, thinking budget, tool_choice naming a tool) come back with Anthro
 
 Top-level fields: those the Bedrock documentation lists for Claude (anthropic_version,
 anthropic_beta, max_tokens, system, messages, temperature, top_p, top_k, tools, tool_choice,
-stop_sequences) plus thinking and metadata. Fields that belong to a beta feature are accepted
+stop_sequences) plus thinking, metadata and output_config (its `format` needs no flag, as
+structured outputs are generally available; its `effort` needs the effort flag). Fields that belong to a beta feature are accepted
 only when a matching `anthropic_beta` flag is sent (conservative: a relay that forwards them
 without the flag fails here as it may on Bedrock). Anything else (`model`, `stream`,
 `service_tier`, `container`, `mcp_servers`, ...) is rejected as extraneous.
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from relay.catalog import Model
+from relay.structured import closed
 from relaykit.simulator.errors import BedrockError
 
 ANTHROPIC_VERSION = "bedrock-2023-05-31"
@@ -49,13 +51,14 @@ BASE_FIELDS = frozenset(
         "tool_choice",
         "thinking",
         "metadata",
+        # Structured outputs (`format`) are generally available; `effort` needs its beta flag.
+        "output_config",
     }
 )
 
 # Field -> prefixes of the beta flags that unlock it (flags are dated: `context-management-...`).
 BETA_FIELDS: dict[str, tuple[str, ...]] = {
     "context_management": ("context-management-",),
-    "output_config": ("effort-", "structured-outputs-"),
     "output_format": ("structured-outputs-",),
 }
 
@@ -95,7 +98,8 @@ VERTEX_COUNT = Dialect(
 )
 
 MIN_THINKING_BUDGET = 1024
-_ROLES = ("user", "assistant")
+# "system": mid-conversation system messages, for models that take them (checked per model).
+_ROLES = ("user", "assistant", "system")
 _TOOL_CHOICES = ("auto", "any", "tool", "none")
 _THINKING_TYPES = ("enabled", "disabled", "adaptive")
 
@@ -114,6 +118,8 @@ class InvokeRequest:
     stop_sequences: list[str]
     betas: list[str]
     dialect: Dialect = BEDROCK
+    # The JSON schema of output_config.format: the reply is JSON that fits it.
+    output_schema: dict[str, Any] | None = None
 
 
 def _malformed(violations: list[str]) -> BedrockError:
@@ -238,7 +244,27 @@ def _check_schema(body: dict[str, Any], dialect: Dialect, flags: Iterable[str]) 
     thinking = body.get("thinking")
     if isinstance(thinking, dict) and thinking.get("type") not in _THINKING_TYPES:
         violations.append(f"#/thinking/type: {thinking.get('type')} is not a valid enum value")
+    config: Any = body.get("output_config")
+    if "output_config" in body and _expect(violations, "output_config", config, dict):
+        _check_output_config(violations, config, flags)
     return violations
+
+
+def _check_output_config(violations: list[str], config: dict[str, Any], flags: list[str]) -> None:
+    for key in config:
+        if key not in ("format", "effort") or (
+            key == "effort" and not any(f.startswith("effort-") for f in flags)
+        ):
+            violations.append(f"#/output_config: extraneous key [{key}] is not permitted")
+    fmt = config.get("format")
+    if "format" in config and _expect(violations, "output_config/format", fmt, dict):
+        assert isinstance(fmt, dict)
+        if fmt.get("type") != "json_schema":
+            violations.append(
+                f"#/output_config/format/type: {fmt.get('type')} is not a valid enum value"
+            )
+        if not isinstance(fmt.get("schema"), dict):
+            violations.append("#/output_config/format: required key [schema] not found")
 
 
 def _check_semantics(body: dict[str, Any], model: Model) -> None:
@@ -272,6 +298,22 @@ def _check_semantics(body: dict[str, Any], model: Model) -> None:
     if thinking.get("type") in ("enabled", "adaptive") and choice.get("type") in ("any", "tool"):
         raise BedrockError.validation(
             "Thinking may not be enabled when tool_choice forces tool use."
+        )
+    roles = {m.get("role") for m in body["messages"]}
+    if "system" in roles and not model.mid_conversation_system:
+        raise BedrockError.validation(
+            f"messages: role 'system' is not supported for {model.anthropic_id}; put system "
+            "instructions in the top-level 'system' parameter"
+        )
+    fmt = body.get("output_config", {}).get("format")
+    if fmt is not None and not model.structured_outputs:
+        raise BedrockError.validation(
+            f"output_config.format: structured outputs are not supported for {model.anthropic_id}"
+        )
+    if fmt is not None and not closed(fmt["schema"]):
+        raise BedrockError.validation(
+            "output_config.format.schema: For 'object' type, 'additionalProperties' must be "
+            "explicitly set to false"
         )
 
 
@@ -314,6 +356,7 @@ def parse_invoke_body(
         stop_sequences=body.get("stop_sequences", []),
         betas=flags,
         dialect=dialect,
+        output_schema=body.get("output_config", {}).get("format", {}).get("schema"),
     )
 
 

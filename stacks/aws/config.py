@@ -21,7 +21,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from relay.catalog import DEFAULT_MODEL, Model, Routing, UnknownModelError, by_alias
+from relay.aliases import AliasError, parse_aliases
+from relay.catalog import DEFAULT_MODEL, Catalog, Model, Routing, UnknownModelError
+from relay.catalog_extra import CatalogExtraError, extend
 from relay.targets import BedrockTarget, NoRouteError, bedrock_target
 
 CONTEXT_KEY = "relaykit"
@@ -360,6 +362,14 @@ class RelayKitSettings(_Section):
     prefix: str = "ClaudeRelay"
     # Catalog aliases; empty means the catalog's default model.
     models: tuple[str, ...] = ()
+    # Models added to or overridden in the catalog (relay/catalog_extra.py), keyed by alias; the
+    # relay, its IAM grants and `relaykit models` read the same block (RELAY_CATALOG_EXTRA).
+    catalog_extra: dict[str, Any] = {}
+    # Unserved model names (patterns, `*` wildcards) -> a served model (RELAY_MODEL_ALIASES).
+    model_aliases: dict[str, str] = {}
+    # Unserved claude-opus-*/-sonnet-*/-haiku-* ids and opus/sonnet/haiku go to the newest
+    # served model of the family (RELAY_FAMILY_ALIASES).
+    family_aliases: bool = True
     routing: Routing = Routing.GLOBAL
     primary: PrimaryRelay = PrimaryRelay()
     hong_kong: HongKongRelay = HongKongRelay()
@@ -456,7 +466,9 @@ def load_config(
     except ValidationError as error:
         raise ConfigError(_describe(error)) from None
     _require_recipients(settings.alarms)
-    models = _resolve_models(settings)
+    catalog = _catalog(settings)
+    models = _resolve_models(settings, catalog)
+    _check_aliases(settings, catalog, models)
     account = settings.account or default_account
     relays = [_primary_site(settings, models)]
     if settings.hong_kong.enabled:
@@ -473,6 +485,31 @@ def _require_recipients(alarms: Alarms) -> None:
         f"'[\"ops@example.com\"]', or set {CONTEXT_KEY}.alarms.acknowledgeNoRecipients=true "
         "to deploy without anyone being told"
     )
+
+
+def _catalog(settings: RelayKitSettings) -> Catalog:
+    try:
+        return extend(settings.catalog_extra, f"{CONTEXT_KEY}.catalogExtra")
+    except CatalogExtraError as error:
+        raise ConfigError(str(error)) from None
+
+
+def _check_aliases(settings: RelayKitSettings, catalog: Catalog, models: tuple[Model, ...]) -> None:
+    key = f"{CONTEXT_KEY}.modelAliases"
+    try:
+        parse_aliases(json.dumps(settings.model_aliases), key)
+    except AliasError as error:
+        raise ConfigError(str(error)) from None
+    for pattern, target in settings.model_aliases.items():
+        try:
+            model = catalog.by_alias(target)
+        except UnknownModelError:
+            model = None
+        if model not in models:
+            raise ConfigError(
+                f"{key}[{pattern!r}]: {target!r} is not one of the models deployed "
+                f"({', '.join(m.alias for m in models)}); add it to {CONTEXT_KEY}.models"
+            )
 
 
 def _merge_overrides(context: Mapping[str, Any]) -> dict[str, Any]:
@@ -517,17 +554,17 @@ def _describe(error: ValidationError) -> str:
     return "invalid configuration:\n  " + "\n  ".join(lines)
 
 
-def _resolve_models(settings: RelayKitSettings) -> tuple[Model, ...]:
+def _resolve_models(settings: RelayKitSettings, catalog: Catalog) -> tuple[Model, ...]:
     if not settings.models:
         return (DEFAULT_MODEL,)
     models = []
     for alias in settings.models:
         try:
-            models.append(by_alias(alias))
+            models.append(catalog.by_alias(alias))
         except UnknownModelError:
             raise ConfigError(
                 f"{CONTEXT_KEY}.models: '{alias}' is not a model of the catalog; "
-                "use an alias from relay/catalog.py"
+                f"use an alias from relay/catalog.py or add it under {CONTEXT_KEY}.catalogExtra"
             ) from None
     return tuple(dict.fromkeys(models))
 

@@ -213,11 +213,11 @@ def test_empty_messages_are_refused(sim, bedrock):
 
 def test_a_bad_role_is_refused(sim, bedrock):
     body = messages_body()
-    body["messages"][0]["role"] = "system"
+    body["messages"][0]["role"] = "tool"
 
     message = validation_message(bedrock, json.dumps(body))
 
-    assert "#/messages/0/role: system is not a valid enum value" in message
+    assert "#/messages/0/role: tool is not a valid enum value" in message
 
 
 def test_thinking_budget_must_be_below_max_tokens(sim, bedrock):

@@ -222,3 +222,76 @@ def test_any_tool_choice_calls_a_tool_even_unnamed(sim, bedrock):
     body = messages_body("Say hello", tools=[WEATHER_TOOL, TIME_TOOL], tool_choice={"type": "any"})
 
     assert invoke(bedrock, body)["content"][-1]["name"] == "get_weather"
+
+
+def test_a_mid_conversation_system_message_is_refused_for_a_model_without_them(sim, bedrock):
+    body = {
+        "anthropic_version": "bedrock-2023-05-31",
+        "max_tokens": 10,
+        "messages": [{"role": "user", "content": "x"}, {"role": "system", "content": "y"}],
+    }
+    with pytest.raises(bedrock.exceptions.ValidationException, match="role 'system'"):
+        bedrock.invoke_model(modelId=DEFAULT_MODEL.bedrock_id, body=json.dumps(body))
+
+
+FORECAST = {
+    "type": "object",
+    "properties": {
+        "city": {"$ref": "#/$defs/City"},
+        "days": {"type": "array", "items": {"type": "integer"}, "minItems": 2},
+        "when": {"type": "string", "format": "date"},
+    },
+    "required": ["city", "days", "when"],
+    "additionalProperties": False,
+    "$defs": {
+        "City": {
+            "type": "object",
+            "properties": {"name": {"type": "string", "minLength": 30}},
+            "required": ["name"],
+            "additionalProperties": False,
+        }
+    },
+}
+
+
+def _with_format(schema: dict, **extra: object) -> str:
+    body = {
+        "anthropic_version": "bedrock-2023-05-31",
+        "max_tokens": 200,
+        "messages": [{"role": "user", "content": "forecast"}],
+        "output_config": {"format": {"type": "json_schema", "schema": schema}},
+        **extra,
+    }
+    return json.dumps(body)
+
+
+def test_output_config_format_gets_json_that_fits_the_schema(sim, bedrock):
+    native = next(m for m in MODELS if m.structured_outputs)
+    reply = bedrock.invoke_model(modelId=native.bedrock_id, body=_with_format(FORECAST))
+    message = json.loads(reply["body"].read())
+    value = json.loads(message["content"][0]["text"])
+    assert len(value["city"]["name"]) >= 30
+    assert value["days"] == [1, 1]
+    assert value["when"] == "2026-01-01"
+    assert message["stop_reason"] == "end_turn"
+
+
+def test_output_config_format_is_refused_where_bedrock_has_no_structured_outputs(sim, bedrock):
+    other = next(m for m in MODELS if m.served and not m.structured_outputs and m.bedrock_in_region)
+    with pytest.raises(bedrock.exceptions.ValidationException, match="structured outputs"):
+        bedrock.invoke_model(modelId=other.bedrock_id, body=_with_format(FORECAST))
+
+
+def test_an_open_object_schema_is_refused(sim, bedrock):
+    native = next(m for m in MODELS if m.structured_outputs)
+    with pytest.raises(bedrock.exceptions.ValidationException, match="additionalProperties"):
+        bedrock.invoke_model(modelId=native.bedrock_id, body=_with_format({"type": "object"}))
+
+
+def test_output_config_effort_needs_its_beta_flag(sim, bedrock):
+    body = json.loads(_with_format(FORECAST))
+    body["output_config"] = {"effort": "low"}
+    with pytest.raises(bedrock.exceptions.ValidationException, match="effort"):
+        bedrock.invoke_model(modelId=DEFAULT_MODEL.bedrock_id, body=json.dumps(body))
+    body["anthropic_beta"] = ["effort-2025-11-24"]
+    assert bedrock.invoke_model(modelId=DEFAULT_MODEL.bedrock_id, body=json.dumps(body))

@@ -11,7 +11,12 @@ Choices (the README's "OpenAI compatibility" section lists them for users):
 - `temperature` is clamped to Anthropic's 0..1, not scaled: both APIs default to 1 and clients
   mostly send values in 0..1, which then keep their meaning;
 - without `max_tokens`/`max_completion_tokens`, DEFAULT_MAX_TOKENS capped by the model's limit:
-  Bedrock reserves quota for max_tokens up front, so the model's full limit would throttle early.
+  Bedrock reserves quota for max_tokens up front, so the model's full limit would throttle early;
+- `response_format` `json_schema` (its `strict` too: Claude's structured outputs are always
+  strict) and `json_object` become `output_config.format` (json_object: any JSON object), which
+  the relay passes natively or emulates (relay.structured);
+- `reasoning_effort` becomes thinking per the model's catalog entry: adaptive thinking and
+  `output_config.effort` where the model takes them, a thinking budget otherwise (REASONING).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from relay.catalog import UnknownModelError, resolve
+from relay.catalog import Model, UnknownModelError, resolve
 from relay.errors import ApiError, invalid_request
 
 Block = dict[str, Any]
@@ -113,8 +118,27 @@ class StreamOptions(_Open):
     include_usage: bool | None = None
 
 
+class JsonSchema(_Open):
+    name: Annotated[str, Field(min_length=1)]
+    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+    strict: bool | None = None
+    description: str | None = None
+
+
 class ResponseFormat(_Open):
-    type: str
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: JsonSchema | None = None
+
+
+# reasoning_effort -> (Anthropic effort level, thinking budget in tokens for budget models).
+REASONING: dict[str, tuple[str, int]] = {
+    "minimal": ("low", 1024),
+    "low": ("low", 2048),
+    "medium": ("medium", 8192),
+    "high": ("high", 16384),
+    "xhigh": ("high", 32768),
+}
+MIN_THINKING_BUDGET = 1024
 
 
 class ChatRequest(_Open):
@@ -134,6 +158,7 @@ class ChatRequest(_Open):
     tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
     parallel_tool_calls: bool | None = None
     response_format: ResponseFormat | None = None
+    reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh"] | None = None
 
 
 # Read by the translation; any other top-level field is dropped and its name logged.
@@ -170,6 +195,14 @@ def translate(body: object) -> Translated:
     if chat.stream:
         out["stream"] = True
     out.update(tools(chat))
+    thinking = reasoning(chat, out["max_tokens"])
+    config = thinking.pop("output_config", {})
+    fmt = output_format(chat.response_format)
+    if fmt is not None:
+        config["format"] = fmt
+    out.update(thinking)
+    if config:
+        out["output_config"] = config
     include_usage = bool(chat.stream_options and chat.stream_options.include_usage)
     dropped = tuple(sorted(name for name in body if name not in READ))
     return Translated(out, bool(chat.stream), include_usage, dropped)
@@ -182,23 +215,72 @@ def _refuse_unsupported(chat: ChatRequest) -> None:
             "(send n=1 or several requests)",
             "n_unsupported",
         )
-    if chat.response_format is not None and chat.response_format.type != "text":
+
+
+def output_format(response_format: ResponseFormat | None) -> dict[str, Any] | None:
+    """`output_config.format` for a response_format, or None for text."""
+    if response_format is None or response_format.type == "text":
+        return None
+    if response_format.type == "json_object":
+        # Any JSON object: an open schema, which the relay emulates on every model.
+        return {"type": "json_schema", "schema": {"type": "object"}}
+    spec = response_format.json_schema
+    if spec is None or spec.schema_ is None:
         raise invalid_request(
-            f"response_format: '{chat.response_format.type}' is not supported by this relay; "
-            "describe the format in the prompt, or define a tool whose parameters are the schema",
-            "response_format_unsupported",
+            "response_format.json_schema.schema: a JSON schema is required for 'json_schema'",
+            "validation",
         )
+    return {"type": "json_schema", "schema": spec.schema_}
+
+
+def _model(name: str) -> Model | None:
+    try:
+        return resolve(name).model
+    except UnknownModelError:
+        return None  # the Messages validation refuses the name itself
+
+
+def reasoning(chat: ChatRequest, max_tokens: int) -> dict[str, Any]:
+    """`thinking` (and `output_config.effort`, `max_tokens`) for a reasoning_effort."""
+    if chat.reasoning_effort in (None, "none"):
+        return {}
+    if chat.temperature is not None and chat.temperature != 1:
+        raise invalid_request(
+            "temperature: Claude thinks only at the default temperature; send reasoning_effort "
+            "or temperature, not both",
+            "reasoning_with_temperature",
+        )
+    level, budget = REASONING[chat.reasoning_effort]
+    model = _model(chat.model)
+    out: dict[str, Any] = {}
+    if model is not None and model.effort:
+        out["output_config"] = {"effort": level}
+    if model is not None and model.adaptive_thinking:
+        out["thinking"] = {"type": "adaptive"}
+        return out
+    asked = chat.max_tokens if chat.max_completion_tokens is None else chat.max_completion_tokens
+    if asked is None:
+        # OpenAI's limit counts reasoning tokens; without one, room for both.
+        limit = model.max_output_tokens if model is not None else max_tokens + budget
+        max_tokens = min(max_tokens + budget, limit)
+        out["max_tokens"] = max_tokens
+    budget = min(budget, max_tokens - 1)
+    if budget < MIN_THINKING_BUDGET:
+        raise invalid_request(
+            f"max_completion_tokens: reasoning needs more than {MIN_THINKING_BUDGET} tokens "
+            "(Claude's smallest thinking budget); raise it or leave reasoning_effort out",
+            "reasoning_budget",
+        )
+    out["thinking"] = {"type": "enabled", "budget_tokens": budget}
+    return out
 
 
 def max_tokens(chat: ChatRequest) -> int:
     asked = chat.max_tokens if chat.max_completion_tokens is None else chat.max_completion_tokens
     if asked is not None:
         return asked
-    try:
-        limit = resolve(chat.model).model.max_output_tokens
-    except UnknownModelError:
-        limit = DEFAULT_MAX_TOKENS  # the Messages validation refuses the name itself
-    return min(DEFAULT_MAX_TOKENS, limit)
+    model = _model(chat.model)
+    return min(DEFAULT_MAX_TOKENS, model.max_output_tokens if model else DEFAULT_MAX_TOKENS)
 
 
 def conversation(messages: list[dict[str, Any]]) -> tuple[list[Block], list[dict[str, Any]]]:

@@ -16,7 +16,6 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from relay.backends.base import Event
-from relay.core import find_model, model_info
 from relay.openai_api import response, stream
 from relay.openai_api.request import translate
 from relay.routes import Handlers
@@ -76,16 +75,12 @@ class OpenAIHandlers:
     async def list_models(self, request: Request) -> Response:
         if not speaks_openai(request):
             return await self.handlers.list_models(request)
-        await self._authenticate(request)
-        infos = [model_info(model) for model in self.handlers.routes.models()]
-        return JSONResponse(response.model_list(infos))
+        return JSONResponse(response.model_list(await self.handlers.model_infos(request)))
 
     async def get_model(self, request: Request) -> Response:
         if not speaks_openai(request):
             return await self.handlers.get_model(request)
-        await self._authenticate(request)
-        model = find_model(request.path_params["model_id"], self.handlers.routes)
-        return JSONResponse(response.model_object(model_info(model)))
+        return JSONResponse(response.model_object(await self.handlers.model_info(request)))
 
 
 async def _encoded(

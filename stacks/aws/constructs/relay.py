@@ -15,6 +15,7 @@ budgets. The stack creates no API key: each relay key reaches the usage plan thr
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -220,6 +221,12 @@ class Relay(Construct):
             "POWERTOOLS_SERVICE_NAME": site.api_name,
             "POWERTOOLS_METRICS_NAMESPACE": settings.metrics_namespace,
         }
+        if settings.catalog_extra:
+            environment["RELAY_CATALOG_EXTRA"] = json.dumps(settings.catalog_extra)
+        if settings.model_aliases:
+            environment["RELAY_MODEL_ALIASES"] = json.dumps(settings.model_aliases)
+        if not settings.family_aliases:
+            environment["RELAY_FAMILY_ALIASES"] = "off"
         if self.cache_table is not None:
             environment["RELAY_CACHE_TABLE_NAME"] = self.cache_table.table_name
         if settings.metrics.per_key:

@@ -233,3 +233,33 @@ def test_5_5_models_without_readable_bedrock_regions_list_no_profiles(model: Mod
     assert model.inference_profiles == ()
     assert model.served
     assert model.regional_premium == Decimal("0.10")
+
+
+def test_every_model_says_when_it_was_released_and_where_each_fact_was_read() -> None:
+    for model in MODELS:
+        assert model.released is not None, model.alias
+        assert model.released_source.startswith("https://"), model.alias
+        assert model.lifecycle_source.startswith("https://"), model.alias
+        assert model.docs.startswith("https://"), model.alias
+        assert model.prices.source.startswith("https://"), model.alias
+
+
+def test_models_the_anthropic_sdk_calls_deprecated_have_a_claude_api_retirement() -> None:
+    from anthropic._data.deprecated_models import DEPRECATED_MODELS
+
+    for model in MODELS:
+        if model.anthropic_id in DEPRECATED_MODELS or model.alias in DEPRECATED_MODELS:
+            assert model.anthropic_retirement is not None, model.alias
+
+
+def test_native_structured_outputs_are_the_models_aws_lists() -> None:
+    native = {m.alias for m in MODELS if m.structured_outputs}
+    assert native == {"claude-haiku-4-5", "claude-sonnet-4-5", "claude-opus-4-5", "claude-opus-4-6"}
+
+
+def test_adaptive_thinking_models_take_effort_too() -> None:
+    assert all(m.effort for m in MODELS if m.adaptive_thinking)
+
+
+def test_family_is_read_from_the_anthropic_id() -> None:
+    assert {m.family for m in MODELS} == {"opus", "sonnet", "haiku"}

@@ -14,7 +14,6 @@ from relay_wire import KEY
 
 from relay.catalog import DEFAULT_MODEL
 from relay.openai_api.request import DEFAULT_MAX_TOKENS
-from relaykit.simulator.request import InvokeRequest
 
 MODEL = DEFAULT_MODEL.alias
 # A 1x1 transparent PNG.
@@ -46,21 +45,6 @@ def client(relay: Any, key: str = KEY) -> openai.OpenAI:
 
 def user(text: str) -> list[ChatCompletionMessageParam]:
     return [{"role": "user", "content": text}]
-
-
-@pytest.fixture
-def bedrock_bodies(relay: Any, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """The InvokeModel bodies the simulator receives during the test."""
-    bodies: list[dict[str, Any]] = []
-    state = relay.simulator.state
-    respond = state.respond
-
-    def recording(request: InvokeRequest) -> dict[str, Any]:
-        bodies.append(request.body)
-        return respond(request)
-
-    monkeypatch.setattr(state, "respond", recording)
-    return bodies
 
 
 def test_completion_returns_the_reply_named_by_the_anthropic_model_id(relay) -> None:
@@ -338,3 +322,13 @@ def test_models_without_a_key_answer_401_in_anthropic_shape_to_anthropic_clients
     response = httpx.get(f"{relay.url}/v1/models", headers={"anthropic-version": "2023-06-01"})
     assert response.status_code == 401
     assert response.json()["type"] == "error"
+
+
+def test_reasoning_effort_reaches_bedrock_as_thinking(relay, bedrock_bodies) -> None:
+    completion = client(relay).chat.completions.create(
+        model=MODEL, messages=user("think"), reasoning_effort="low"
+    )
+    assert completion.choices[0].message.content
+    [body] = bedrock_bodies
+    assert body["thinking"]["type"] == "enabled"
+    assert body["max_tokens"] > body["thinking"]["budget_tokens"]

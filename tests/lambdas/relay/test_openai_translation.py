@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-from relay.catalog import DEFAULT_MODEL, MODELS
+from relay.catalog import DEFAULT_MODEL, MODELS, OPUS_4_6
 from relay.errors import ApiError, invalid_request
 from relay.openai_api import errors
-from relay.openai_api.request import DEFAULT_MAX_TOKENS, translate
+from relay.openai_api.request import DEFAULT_MAX_TOKENS, REASONING, translate
 from relay.openai_api.response import FINISH_REASONS, completion, finish_reason, model_object
 from relay.openai_api.stream import ChunkStream
 from relay.schema import MessagesRequest, parse
@@ -191,10 +191,70 @@ def test_more_than_one_choice_is_refused() -> None:
     assert refused({**chat(), "n": 3}).startswith("n:")
 
 
-def test_json_schema_response_format_is_refused_and_text_is_accepted() -> None:
-    schema = {"type": "json_schema", "json_schema": {"name": "x", "schema": {}}}
-    assert refused({**chat(), "response_format": schema}).startswith("response_format:")
-    assert translate({**chat(), "response_format": {"type": "text"}}).body
+def test_json_schema_response_format_becomes_output_config_format() -> None:
+    schema = {"type": "object", "properties": {}, "additionalProperties": False}
+    spec = {"type": "json_schema", "json_schema": {"name": "x", "schema": schema, "strict": True}}
+    assert body(response_format=spec)["output_config"] == {
+        "format": {"type": "json_schema", "schema": schema}
+    }
+    assert "output_config" not in body(response_format={"type": "text"})
+
+
+def test_json_object_response_format_asks_for_any_object() -> None:
+    fmt = body(response_format={"type": "json_object"})["output_config"]["format"]
+    assert fmt == {"type": "json_schema", "schema": {"type": "object"}}
+
+
+def test_a_json_schema_response_format_without_a_schema_is_refused() -> None:
+    spec = {"type": "json_schema", "json_schema": {"name": "x"}}
+    assert refused({**chat(), "response_format": spec}).startswith("response_format.json_schema")
+    assert refused({**chat(), "response_format": {"type": "yaml"}}).startswith("response_format")
+
+
+@pytest.mark.parametrize("effort", ["minimal", "low", "medium", "high", "xhigh"])
+def test_reasoning_effort_on_a_budget_model_becomes_a_thinking_budget(effort: str) -> None:
+    out = body(reasoning_effort=effort)  # Haiku 4.5: no effort, no adaptive thinking
+    budget = REASONING[effort][1]
+    assert out["thinking"] == {"type": "enabled", "budget_tokens": budget}
+    assert out["max_tokens"] == DEFAULT_MAX_TOKENS + budget
+    assert "output_config" not in out
+
+
+def test_reasoning_effort_on_an_effort_model_becomes_adaptive_thinking_and_effort() -> None:
+    out = translate(
+        {**chat(), "model": OPUS_4_6.alias, "reasoning_effort": "high", "max_tokens": 500}
+    ).body
+    assert out["thinking"] == {"type": "adaptive"}
+    assert out["output_config"] == {"effort": "high"}
+    assert out["max_tokens"] == 500
+
+
+def test_reasoning_effort_keeps_within_the_callers_token_limit() -> None:
+    out = body(reasoning_effort="high", max_completion_tokens=3000)
+    assert out["thinking"]["budget_tokens"] == 2999
+    assert out["max_tokens"] == 3000
+    assert refused({**chat(), "reasoning_effort": "low", "max_tokens": 1000}).startswith(
+        "max_completion_tokens:"
+    )
+
+
+def test_reasoning_effort_none_asks_for_no_thinking_and_with_temperature_is_refused() -> None:
+    assert "thinking" not in body(reasoning_effort="none")
+    assert refused({**chat(), "reasoning_effort": "low", "temperature": 0.2}).startswith(
+        "temperature:"
+    )
+
+
+def test_reasoning_effort_and_a_response_format_share_output_config() -> None:
+    schema = {"type": "object", "properties": {}, "additionalProperties": False}
+    spec = {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}
+    out = translate(
+        {**chat(), "model": OPUS_4_6.alias, "reasoning_effort": "low", "response_format": spec}
+    ).body
+    assert out["output_config"] == {
+        "effort": "low",
+        "format": {"type": "json_schema", "schema": schema},
+    }
 
 
 def test_stream_options_include_usage_is_read() -> None:

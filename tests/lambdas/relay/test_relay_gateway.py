@@ -18,6 +18,7 @@ from relay.metering import UsageRecord
 from relaykit.simulator import SimulatorConfig
 
 MODEL = DEFAULT_MODEL.alias
+MODEL_ID = DEFAULT_MODEL.anthropic_id
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +75,18 @@ def test_a_model_outside_the_keys_list_is_refused(gateway) -> None:
     with pytest.raises(anthropic.PermissionDeniedError, match="may not use"):
         gateway.client_for(secret).messages.create(model=MODEL, max_tokens=5, messages=user("x"))
     assert gateway.reached_backend() == before
+
+
+def test_models_a_key_may_not_use_are_not_listed_for_it(gateway) -> None:
+    secret, _ = gateway.store.create_key("team-a", models=frozenset({MODEL_ID}))
+    headers = {"x-api-key": secret, "anthropic-version": "2023-06-01"}
+    listed = httpx.get(f"{gateway.url}/v1/models", headers=headers).json()["data"]
+    assert [m["id"] for m in listed] == [MODEL_ID]
+    other = next(m for m in MODELS if m.served and m is not DEFAULT_MODEL)
+    hidden = httpx.get(f"{gateway.url}/v1/models/{other.alias}", headers=headers)
+    assert hidden.status_code == 404
+    openai_listed = httpx.get(f"{gateway.url}/v1/models", headers={"x-api-key": secret}).json()
+    assert [m["id"] for m in openai_listed["data"]] == [MODEL_ID]
 
 
 def test_requests_per_minute_give_429_with_retry_after_and_ratelimit_headers(gateway) -> None:

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
-from aws_stack_helpers import cdk_json_context
+from aws_stack_helpers import DEFAULT_OVERRIDES, cdk_json_context
 
-from relay.catalog import DEFAULT_MODEL, MODELS, Routing
+from relay.catalog import DEFAULT_MODEL, MODELS, OPUS_4_6, Routing
 from relay.targets import NoRouteError, bedrock_target
+from stacks.aws.bedrock_grants import invoke_statements
 from stacks.aws.config import HONG_KONG, ConfigError, load_config
+
+OPUS_4_8 = {
+    "base": OPUS_4_6.alias,
+    "bedrock_id": "anthropic.claude-opus-4-8",
+    "inference_profiles": {"global": ["us-east-1"]},
+    "source": "https://docs.aws.amazon.com/bedrock/latest/userguide/model-card-anthropic-x.html",
+}
 
 
 def _load(**overrides: Any) -> Any:
@@ -159,3 +168,26 @@ def test_hong_kong_with_a_country_list_or_the_acknowledgement_synthesises() -> N
     )
     assert [r.name for r in listed.relays] == [r.name for r in acknowledged.relays]
     assert [r.name for r in listed.relays] == ["primary", "hongkong"]
+
+
+def test_the_cdk_config_grants_the_added_model_and_names_the_context_key() -> None:
+    context = {**cdk_json_context(), **DEFAULT_OVERRIDES}
+    context["relaykit.catalogExtra"] = json.dumps({"claude-opus-4-8": OPUS_4_8})
+    context["relaykit.models"] = "claude-opus-4-8"
+    config = load_config(context)
+    [target] = config.primary.targets
+    assert target.model_id == "global.anthropic.claude-opus-4-8"
+    resources = {r for s in invoke_statements([target], "123456789012") for r in s.resources}
+    assert any(r.endswith("inference-profile/global.anthropic.claude-opus-4-8") for r in resources)
+    context["relaykit.catalogExtra"] = json.dumps({"claude-opus-4-8": {**OPUS_4_8, "released": 5}})
+    with pytest.raises(ConfigError, match=r"relaykit\.catalogExtra\.claude-opus-4-8\.released"):
+        load_config(context)
+
+
+def test_the_cdk_alias_map_must_point_at_a_deployed_model() -> None:
+    context = {**cdk_json_context(), **DEFAULT_OVERRIDES}
+    context["relaykit.modelAliases"] = json.dumps({"claude-opus-*": OPUS_4_6.alias})
+    with pytest.raises(ConfigError, match="not one of the models deployed"):
+        load_config(context)
+    context["relaykit.models"] = OPUS_4_6.alias
+    assert load_config(context).settings.model_aliases == {"claude-opus-*": OPUS_4_6.alias}

@@ -34,6 +34,7 @@ from relay.core import (
 from relay.errors import ApiError, ErrorType, invalid_request
 from relay.keys import ApiKey
 from relay.ledger import Admission
+from relay.log import logger
 from relay.meter import Meter
 from relay.metering import estimate_usd
 from relay.resilience import Outcome
@@ -215,6 +216,11 @@ class Handlers:
         except ApiError as failure:
             error = failure
             yield failure.payload()
+        except Exception:
+            # A failure no backend mapped still ends the stream in the API's shape, recorded.
+            logger.exception("stream failed")
+            error = ApiError(ErrorType.API, "The stream failed.", "stream_failed")
+            yield error.payload()
         finally:
             stream.close()
             # Shielded: a client that went away is still charged for what was generated.

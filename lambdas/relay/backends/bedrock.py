@@ -12,13 +12,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import (
-    ClientError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    EventStreamError,
-    ReadTimeoutError,
-)
+from botocore.exceptions import ClientError, EventStreamError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.exceptions import ConnectTimeoutError as BotoConnectTimeout
+from botocore.exceptions import ReadTimeoutError as BotoReadTimeout
+from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from relay.backends.base import Call, Event, Metrics, Stream
 from relay.errors import ApiError, ErrorType
@@ -181,10 +180,20 @@ class _BedrockErrors:
             info = error.response.get("Error", {})
             code = info.get("Code", "InternalServerException")
             raise bedrock_error(code, info.get("Message", "")) from error
-        if isinstance(error, ReadTimeoutError | ConnectTimeoutError):
-            raise ApiError(ErrorType.TIMEOUT, "Bedrock did not answer in time.", "bedrock:timeout")
-        if isinstance(error, EndpointConnectionError):
-            raise ApiError(ErrorType.API, "Bedrock could not be reached.", "bedrock:unreachable")
+        # A stream's body is read by urllib3 itself, so its own exceptions escape botocore's
+        # wrapping there: both families are mapped, before and after the first byte alike.
+        if isinstance(error, BotoReadTimeout | BotoConnectTimeout | Urllib3Timeout | TimeoutError):
+            raise ApiError(
+                ErrorType.TIMEOUT, "Bedrock did not answer in time.", "bedrock:timeout"
+            ) from error
+        if isinstance(error, BotoConnectionError):
+            raise ApiError(
+                ErrorType.API, "Bedrock could not be reached.", "bedrock:unreachable"
+            ) from error
+        if isinstance(error, HTTPClientError | Urllib3Error | OSError):
+            raise ApiError(
+                ErrorType.API, "The connection to Bedrock broke.", "bedrock:connection"
+            ) from error
         return False
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
 import anyio
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
@@ -154,10 +154,10 @@ class Handlers:
             headers["x-cache"] = "miss"
         return Exchange(plan, headers, message=reply)
 
-    async def _run(self, plan: Plan, call: Callable[[Route], T]) -> Outcome[T, Route]:
-        """`call` along the plan's routes with retries and failover, in a worker thread."""
+    async def _run(self, plan: Plan, call: Callable[[Route], Awaitable[T]]) -> Outcome[T, Route]:
+        """`call` along the plan's routes with retries and failover."""
         try:
-            return await run_in_threadpool(self.services.resilience.run, plan.routes, _label, call)
+            return await self.services.resilience.run(plan.routes, _label, call)
         except ApiError as error:
             if error.type is ErrorType.RATE_LIMIT and "retry-after" not in error.headers:
                 retry = str(self.settings.retry_after_seconds)
@@ -208,7 +208,7 @@ class Handlers:
                 add_usage(usage, first)
                 meter.saw(first)
                 yield present_event(first, model)
-            async for event in iterate_in_threadpool(stream.events):
+            async for event in stream.events:
                 add_usage(usage, event)
                 meter.saw(event)
                 yield present_event(event, model)
@@ -222,9 +222,9 @@ class Handlers:
             error = ApiError(ErrorType.API, "The stream failed.", "stream_failed")
             yield error.payload()
         finally:
-            stream.close()
             # Shielded: a client that went away is still charged for what was generated.
             with anyio.CancelScope(shield=True):
+                await stream.close()
                 await meter.finish(
                     usage,
                     provider=stream.metrics,
@@ -264,14 +264,15 @@ def _label(route: Route) -> str:
     return route.label
 
 
-def _open(route: Route, body: dict[str, Any]) -> tuple[Stream, Event | None]:
+async def _open(route: Route, body: dict[str, Any]) -> tuple[Stream, Event | None]:
     """Start a stream and read its first event, so a failure before the client has seen a byte
     can still be retried or failed over."""
-    stream = route.backend.stream(route.call(body))
+    stream = await route.backend.stream(route.call(body))
     try:
-        return stream, next(stream.events, None)
+        return stream, await anext(stream.events, None)
     except BaseException:
-        stream.close()
+        with anyio.CancelScope(shield=True):
+            await stream.close()
         raise
 
 

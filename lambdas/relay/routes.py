@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from relay import offload, sse
 from relay.auth import authenticate, authorize
 from relay.backends.base import Event, Stream
+from relay.body import read_json as read_body
 from relay.core import (
     Plan,
     Route,
@@ -31,7 +32,7 @@ from relay.core import (
     present_event,
     present_message,
 )
-from relay.errors import ApiError, ErrorType, invalid_request
+from relay.errors import ApiError, ErrorType
 from relay.keys import ApiKey
 from relay.ledger import Admission
 from relay.log import logger
@@ -233,27 +234,8 @@ class Handlers:
                 )
 
     async def read_json(self, request: Request) -> object:
-        limit = self.settings.max_body_bytes
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            raise _too_large(limit)
-        body = bytearray()
-        async for chunk in request.stream():
-            body.extend(chunk)
-            if len(body) > limit:
-                raise _too_large(limit)
-        try:
-            return json.loads(body)
-        except ValueError:
-            raise invalid_request("The request body is not valid JSON.", "bad_json") from None
-
-
-def _too_large(limit: int) -> ApiError:
-    return ApiError(
-        ErrorType.REQUEST_TOO_LARGE,
-        f"Request exceeds the maximum allowed number of bytes ({limit}).",
-        "too_large",
-    )
+        settings = self.settings
+        return await read_body(request, settings.max_body_bytes, settings.body_timeout)
 
 
 def _betas(request: Request) -> list[str]:

@@ -71,7 +71,11 @@ class InputLimits:
             size = sum(len(name) + len(value) for name, value in headers)
             if len(headers) > self.max_headers or size > self.max_header_bytes:
                 error = header_error(self.max_headers, self.max_header_bytes)
-                await render(error, Request(scope))(scope, receive, send)
+                # Before routing: the path alone says which API's shape the answer takes.
+                openai = scope["path"].startswith("/v1/chat/")
+                body = openai_errors.body(error) if openai else error.body()
+                response = Response(body, error.status, media_type="application/json")
+                await response(scope, receive, send)
                 return
             path: str = scope["path"]
             if len(path) > 1 and path.endswith("/"):

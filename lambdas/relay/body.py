@@ -41,6 +41,8 @@ async def read_json(request: Request, max_bytes: int, timeout: float) -> object:
             ErrorType.INVALID_REQUEST,
             f"The request body did not arrive within {timeout:g} seconds.",
             "body_timeout",
+            # The rest of the body may still come: the connection cannot carry another request.
+            headers={"connection": "close"},
             http_status=408,
         ) from None
     except ClientDisconnect:

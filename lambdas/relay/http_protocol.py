@@ -67,6 +67,7 @@ class RelayHttpProtocol(HttpToolsProtocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
+        self._header_count = self._header_bytes = 0
         if not self.transport.is_closing():
             self._start_head_timer()  # the next request on this connection
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import httpx
-from relay_overhead import KEY, PYTHON, TARGET, free_port, process
+from relay_overhead import KEY, PYTHON, TARGET, free_port, process, relay_env
 
 from relay.catalog import DEFAULT_MODEL
 
@@ -79,14 +79,7 @@ def main() -> None:
         "--port", str(relay_port), "--log-level", "warning", "--no-access-log",
     ]  # fmt: skip
     with process(simulator, sim_port) as sim_url:
-        env = {
-            "PYTHONPATH": f"{args.relay_src}{os.pathsep}{ROOT}",
-            "RELAY_BEDROCK_REGION": "us-east-1",
-            "RELAY_BEDROCK_ENDPOINT_URL": sim_url,
-            "RELAY_API_KEYS": KEY,
-            "AWS_ACCESS_KEY_ID": "simulator",
-            "AWS_SECRET_ACCESS_KEY": "simulator",
-        }
+        env = {**relay_env(sim_url), "PYTHONPATH": f"{args.relay_src}{os.pathsep}{ROOT}"}
         with process(relay, relay_port, env) as relay_url:
             asyncio.run(wave(relay_url, 4, False))  # warm up
             print(f"relay from {args.relay_src}, simulator latency {args.latency:g} s")

@@ -5,6 +5,7 @@ tests anywhere import it unambiguously."""
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ from relay_wire import KEY
 from relay.app import create_app
 from relay.backends.vertex_access import VertexSettings
 from relay.dynamo import DynamoStore
+from relay.metering import UsageRecord
 from relay.services import Services
 from relay.settings import Settings, key_digest
 from relaykit.local_aws import LocalAws
@@ -82,6 +84,15 @@ class Gateway(Relay):
     """A relay with its DynamoDB table (keys, limits, usage) in an embedded AWS."""
 
     store: DynamoStore
+
+    def usage_records(self, key_id: str, expected: int) -> list[UsageRecord]:
+        """The key's usage records, waiting (briefly) for ones settled after a response ended."""
+        deadline = time.monotonic() + 10
+        while True:
+            found = self.store.usage(key_id)
+            if len(found) >= expected or time.monotonic() > deadline:
+                return found
+            time.sleep(0.05)
 
     def client_for(self, secret: str, **options: object) -> anthropic.Anthropic:
         return anthropic.Anthropic(

@@ -21,7 +21,6 @@ from relay.backends.base import Call, Event
 from relay.backends.bedrock import BedrockBackend
 from relay.catalog import DEFAULT_MODEL, Routing
 from relay.errors import ApiError, ErrorType
-from relay.metering import UsageRecord
 from relay.settings import Settings, parse_fallbacks
 from relay.targets import bedrock_target
 from relaykit.simulator import SimulatorConfig, simulator_session
@@ -59,15 +58,6 @@ def simulator_pacing(gateway: Gateway) -> Iterator[object]:
     state.config = original
 
 
-def records(gateway: Gateway, key_id: str, expected: int) -> list[UsageRecord]:
-    deadline = time.monotonic() + 10
-    while True:
-        found = gateway.store.usage(key_id)
-        if len(found) >= expected or time.monotonic() > deadline:
-            return found
-        time.sleep(0.05)
-
-
 def test_a_stream_that_stalls_before_its_first_event_is_a_504_retried_and_failed_over(
     gateway, simulator_pacing
 ) -> None:
@@ -81,7 +71,7 @@ def test_a_stream_that_stalls_before_its_first_event_is_a_504_retried_and_failed
     assert raised.value.body["error"]["type"] == "timeout_error"  # type: ignore[index]
     # Two attempts on each of the two regions.
     assert gateway.reached_backend() == 4
-    (record,) = records(gateway, key.key_id, 1)
+    (record,) = gateway.usage_records(key.key_id, 1)
     assert record.status == "bedrock:timeout"
 
 
@@ -98,7 +88,7 @@ def test_a_stream_that_stalls_after_its_first_event_ends_with_an_error_event(
         seen.extend(event.type for event in events)
     assert seen[0] == "message_start"
     assert raised.value.body["error"]["type"] == "timeout_error"  # type: ignore[index]
-    (record,) = records(gateway, key.key_id, 1)
+    (record,) = gateway.usage_records(key.key_id, 1)
     assert record.status == "bedrock:timeout"
     assert record.input_tokens > 0
 

@@ -61,6 +61,17 @@ def process(args: list[str], port: int, env: dict[str, str] | None = None) -> It
         proc.wait(timeout=10)
 
 
+def relay_env(sim_url: str) -> dict[str, str]:
+    """The relay's environment in front of the simulator, with its one key."""
+    return {
+        "RELAY_BEDROCK_REGION": "us-east-1",
+        "RELAY_BEDROCK_ENDPOINT_URL": sim_url,
+        "RELAY_API_KEYS": KEY,
+        "AWS_ACCESS_KEY_ID": "simulator",
+        "AWS_SECRET_ACCESS_KEY": "simulator",
+    }
+
+
 def timed(calls: int, concurrency: int, call: Callable[[], float]) -> tuple[list[float], float]:
     """Run `call` `calls` times on `concurrency` threads; its return value is the metric (s)."""
     started = time.perf_counter()
@@ -152,13 +163,7 @@ def main() -> None:
         "--port", str(relay_port), "--log-level", "warning", "--no-access-log",
     ]  # fmt: skip
     with process(simulator, sim_port) as sim_url:
-        env = {
-            "RELAY_BEDROCK_REGION": "us-east-1",
-            "RELAY_BEDROCK_ENDPOINT_URL": sim_url,
-            "RELAY_API_KEYS": KEY,
-            "AWS_ACCESS_KEY_ID": "simulator",
-            "AWS_SECRET_ACCESS_KEY": "simulator",
-        }
+        env = relay_env(sim_url)
         with process(relay, relay_port, env) as relay_url:
             boto = simulator_client(sim_url)
             limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)

@@ -5,8 +5,10 @@ tests anywhere import it unambiguously."""
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import anthropic
 from google.auth.credentials import AnonymousCredentials
@@ -15,6 +17,7 @@ from relay_wire import KEY
 from relay.app import create_app
 from relay.backends.vertex_access import VertexSettings
 from relay.dynamo import DynamoStore
+from relay.metering import UsageRecord
 from relay.services import Services
 from relay.settings import Settings, key_digest
 from relaykit.local_aws import LocalAws
@@ -48,9 +51,13 @@ class Relay:
 
 
 def start_relay(
-    simulator: SimulatorServer, aws: LocalAws | None = None, **settings: object
+    simulator: SimulatorServer,
+    aws: LocalAws | None = None,
+    server_options: dict[str, Any] | None = None,
+    **settings: object,
 ) -> ThreadedServer:
-    """The relay in front of the simulator: Bedrock, and Vertex AI for fallbacks that name it."""
+    """The relay in front of the simulator: Bedrock, and Vertex AI for fallbacks that name it;
+    `server_options` are uvicorn's (`relaykit serve` passes `ServerOptions().uvicorn_config()`)."""
     if aws is not None:
         settings |= {"table_name": TABLE, "dynamodb_endpoint_url": aws.endpoint_url}
     config = Settings(
@@ -68,7 +75,8 @@ def start_relay(
         vertex=vertex,
         vertex_credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
     )
-    return ThreadedServer(create_app(config, services), name="relay").start()
+    app = create_app(config, services)
+    return ThreadedServer(app, name="relay", options=server_options).start()
 
 
 @dataclass
@@ -76,6 +84,15 @@ class Gateway(Relay):
     """A relay with its DynamoDB table (keys, limits, usage) in an embedded AWS."""
 
     store: DynamoStore
+
+    def usage_records(self, key_id: str, expected: int) -> list[UsageRecord]:
+        """The key's usage records, waiting (briefly) for ones settled after a response ended."""
+        deadline = time.monotonic() + 10
+        while True:
+            found = self.store.usage(key_id)
+            if len(found) >= expected or time.monotonic() > deadline:
+                return found
+            time.sleep(0.05)
 
     def client_for(self, secret: str, **options: object) -> anthropic.Anthropic:
         return anthropic.Anthropic(

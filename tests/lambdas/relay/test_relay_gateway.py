@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -29,13 +28,7 @@ def gateway() -> Iterator[Gateway]:
 
 
 def records(gateway: Gateway, key_id: str, expected: int) -> list[UsageRecord]:
-    """The key's usage records, waiting (briefly) for ones settled after the response ended."""
-    deadline = time.monotonic() + 10
-    while True:
-        found = gateway.store.usage(key_id)
-        if len(found) >= expected or time.monotonic() > deadline:
-            return found
-        time.sleep(0.05)
+    return gateway.usage_records(key_id, expected)
 
 
 def test_an_issued_key_is_accepted_and_its_request_recorded(gateway) -> None:

@@ -1,4 +1,9 @@
-"""Retries with backoff, failover along a chain of routes, and a circuit breaker per route.
+"""Retries with backoff, failover along a chain of routes, and a circuit breaker per route and
+model.
+
+Only provider-side failures (throttling, 5xx, timeouts, overload) count against a breaker: a
+request the provider refuses (validation, access) says nothing about the provider's health, so
+one tenant's bad requests cannot move every tenant's traffic elsewhere.
 
 Pure policy: the callers (routes) run it in a worker thread around blocking backend calls.
 """
@@ -14,11 +19,13 @@ from typing import Generic, Protocol, TypeVar
 
 from relay.errors import ApiError, ErrorType
 
-# Worth another try on the same route: the provider may answer next time.
+# Provider-side failures: worth another try on the same route (the provider may answer next
+# time), and the only errors a breaker counts.
 RETRYABLE = frozenset(
     {ErrorType.RATE_LIMIT, ErrorType.API, ErrorType.OVERLOADED, ErrorType.TIMEOUT}
 )
 # Worth another route, not another try: this route cannot serve the model (access, region).
+# Not a breaker failure: the provider answered, and other models on the route are unaffected.
 FAILOVER_ONLY = frozenset({ErrorType.PERMISSION, ErrorType.NOT_FOUND})
 
 T = TypeVar("T")
@@ -134,7 +141,9 @@ class Resilience:
     ) -> Outcome[T, R]:
         """Call along `routes`, retrying and failing over; raise the last error if all fail.
 
-        A route whose breaker is open is skipped, unless it is the last one left.
+        `label` names a route's breaker (route and model). A route whose breaker is open is
+        skipped, unless it is the last one left. Whatever a call raises, its breaker hears the
+        verdict, so a half-open trial always ends.
         """
         deadline = self.clock() + self.policy.deadline
         last: ApiError | None = None
@@ -151,21 +160,33 @@ class Resilience:
                     value = call(route)
                 except ApiError as error:
                     last = error
-                    if error.type not in RETRYABLE | FAILOVER_ONLY:
-                        raise
-                    if breaker.failure() and self.board is not None:
-                        self.board.trip(name, self.breaker_cooldown)
-                    if error.type in FAILOVER_ONLY or attempt + 1 == self.policy.attempts:
+                    if error.type not in RETRYABLE:
+                        # The provider answered (a refusal): the route is up.
+                        breaker.success()
+                        if error.type not in FAILOVER_ONLY:
+                            raise
+                        break
+                    self._failed(name, breaker)
+                    if attempt + 1 == self.policy.attempts:
                         break
                     delay = self.policy.backoff(attempt, _retry_after(error), self.rng)
                     if self.clock() + delay > deadline:
                         raise
                     self.sleep(delay)
+                except BaseException:
+                    # Unforeseen (a transport error no backend mapped, a bug): counted as the
+                    # route failing, so a half-open trial cannot stay in flight for good.
+                    self._failed(name, breaker)
+                    raise
                 else:
                     breaker.success()
                     return Outcome(value, route, attempts, failed_over=index > 0)
         assert last is not None, "no route was tried"
         raise last
+
+    def _failed(self, name: str, breaker: CircuitBreaker) -> None:
+        if breaker.failure() and self.board is not None:
+            self.board.trip(name, self.breaker_cooldown)
 
     def _available(self, name: str, breaker: CircuitBreaker) -> bool:
         if self.board is not None and self.board.is_open(name):

@@ -156,7 +156,8 @@ class Handlers:
     async def _run(self, plan: Plan, call: Callable[[Route], T]) -> Outcome[T, Route]:
         """`call` along the plan's routes with retries and failover, in a worker thread."""
         try:
-            return await run_in_threadpool(self.services.resilience.run, plan.routes, _label, call)
+            resilience = self.services.resilience
+            return await run_in_threadpool(resilience.run, plan.routes, _breaker, call)
         except ApiError as error:
             if error.type is ErrorType.RATE_LIMIT and "retry-after" not in error.headers:
                 retry = str(self.settings.retry_after_seconds)
@@ -254,8 +255,10 @@ def _betas(request: Request) -> list[str]:
     return request.headers.getlist("anthropic-beta")
 
 
-def _label(route: Route) -> str:
-    return route.label
+def _breaker(route: Route) -> str:
+    """A breaker per route and model: one model failing (or lacking access) on a route does not
+    move the others."""
+    return f"{route.label}/{route.model_id}"
 
 
 def _open(route: Route, body: dict[str, Any]) -> tuple[Stream, Event | None]:

@@ -315,3 +315,59 @@ def test_a_route_open_on_the_board_is_skipped_by_another_instance() -> None:
     outcome = other.run(("a", "b"), str, call)  # type: ignore[arg-type]
     assert calls == ["b"]
     assert outcome.failed_over
+
+
+# What a breaker counts, and how a half-open trial ends.
+
+
+def test_client_errors_do_not_open_a_breaker() -> None:
+    chain = resilience(Clock(), attempts=1, threshold=2)
+    for _ in range(3):
+        _, call = failing(ErrorType.INVALID_REQUEST)
+        with pytest.raises(ApiError):
+            chain.run(("a", "b"), str, call)  # type: ignore[arg-type]
+    assert chain.breaker("a").state == "closed"
+
+
+def test_access_errors_fail_over_without_opening_the_breaker() -> None:
+    chain = resilience(Clock(), attempts=1, threshold=2)
+    for _ in range(3):
+        _, call = failing(ErrorType.PERMISSION)
+        assert chain.run(("a", "b"), str, call).route == "b"  # type: ignore[arg-type]
+    assert chain.breaker("a").state == "closed"
+
+
+def half_open(clock: Clock) -> Resilience:
+    chain = resilience(clock, attempts=1, threshold=1)
+    _, call = failing(ErrorType.OVERLOADED)
+    chain.run(("a", "b"), str, call)  # type: ignore[arg-type]
+    clock.now += chain.breaker_cooldown
+    assert chain.breaker("a").state == "half-open"
+    return chain
+
+
+def test_a_half_open_trial_ending_in_a_client_error_closes_the_breaker() -> None:
+    chain = half_open(Clock())
+    _, call = failing(ErrorType.INVALID_REQUEST)
+    with pytest.raises(ApiError):
+        chain.run(("a", "b"), str, call)  # type: ignore[arg-type]
+    calls, call = failing()
+    assert chain.run(("a", "b"), str, call).route == "a"  # type: ignore[arg-type]
+    assert calls == ["a"]
+
+
+def test_a_half_open_trial_ending_in_an_unexpected_exception_does_not_stick() -> None:
+    clock = Clock()
+    chain = half_open(clock)
+
+    def broken(route: str) -> str:
+        raise RuntimeError("unforeseen")
+
+    with pytest.raises(RuntimeError):
+        chain.run(("a", "b"), str, broken)  # type: ignore[arg-type]
+    # The trial failed: open again for a cool-down, then a new trial is let through.
+    assert chain.breaker("a").state == "open"
+    clock.now += chain.breaker_cooldown
+    _, call = failing()
+    assert chain.run(("a", "b"), str, call).route == "a"  # type: ignore[arg-type]
+    assert chain.breaker("a").state == "closed"

@@ -35,6 +35,10 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     create.add_argument("--monthly-usd", type=_usd, help="monthly budget in USD")
     create.add_argument("--expires", type=_date, help="last valid day, YYYY-MM-DD (UTC)")
     create.add_argument("--cache", action="store_true", help="use the response cache by default")
+    create.add_argument(
+        "--cache-group",
+        help="share cached replies with the other keys of this group (default: the key's own)",
+    )
     create.add_argument("--usage-plan", help="also admit the key at API Gateway (usage plan id)")
 
     listing = actions.add_parser("list", help="list keys (ids and limits, never secrets)")
@@ -111,6 +115,7 @@ def _create(
         monthly_usd=args.monthly_usd,
         valid_until=args.expires,
         cache=args.cache,
+        cache_group=args.cache_group,
     )
     if args.usage_plan:
         gateway = session.client("apigateway")
@@ -131,6 +136,7 @@ def _describe(key: ApiKey) -> str:
         f"${key.monthly_usd}/month" if key.monthly_usd else "",
         f"until {key.valid_until:%Y-%m-%d}" if key.valid_until else "",
         "cache" if key.cache else "",
+        f"cache group {key.cache_group}" if key.cache_group else "",
         "REVOKED" if key.disabled else "",
     ]
     models = ",".join(sorted(key.models)) or "all models"

@@ -138,6 +138,7 @@ class DynamoStore:
         monthly_usd: Decimal | None = None,
         valid_until: datetime | None = None,
         cache: bool = False,
+        cache_group: str | None = None,
     ) -> tuple[str, ApiKey]:
         """A new key; the secret is returned once and stored only as its digest."""
         secret = new_secret()
@@ -152,6 +153,7 @@ class DynamoStore:
             monthly_usd=monthly_usd,
             valid_until=valid_until,
             cache=cache,
+            cache_group=cache_group,
             created_at=self._now(),
         )
         self._client.transact_write_items(
@@ -442,6 +444,8 @@ def _key_item(digest: str, key: ApiKey) -> dict[str, Any]:
         value = getattr(key, name)
         if value is not None:
             item[name] = _n(value)
+    if key.cache_group:
+        item["cache_group"] = _s(key.cache_group)
     if key.valid_until is not None:
         item["valid_until"] = _s(key.valid_until.isoformat())
     if key.created_at is not None:
@@ -467,6 +471,7 @@ def _key_from_item(item: dict[str, Any]) -> ApiKey:
         ),
         disabled=item.get("disabled", {}).get("BOOL", False),
         cache=item.get("cache", {}).get("BOOL", False),
+        cache_group=item["cache_group"]["S"] if "cache_group" in item else None,
         created_at=(
             datetime.fromisoformat(item["created_at"]["S"]) if "created_at" in item else None
         ),

@@ -38,7 +38,15 @@ class ApiKey:
     disabled: bool = False
     # Opt in to the exact-match response cache for every request of this key.
     cache: bool = False
+    # Keys naming the same group share cached replies; a key without one sees only its own.
+    cache_group: str | None = None
     created_at: datetime | None = field(default=None, compare=False)
+
+    @property
+    def cache_scope(self) -> str:
+        """Part of every cache key: a reply is never served to a key outside its scope (it
+        would tell that key what another asked, and let it ride on another's spend)."""
+        return f"group:{self.cache_group}" if self.cache_group else f"key:{self.key_id}"
 
     @property
     def budgeted(self) -> bool:

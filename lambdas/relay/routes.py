@@ -172,11 +172,14 @@ class Handlers:
         return Meter(request, plan, admission, ledger, metrics=metrics, cached=cached)
 
     def _cache_key(self, request: Request, key: ApiKey, plan: Plan) -> str | None:
-        """The cache key of a non-streamed request that opted in (by key or header)."""
+        """The cache key of a non-streamed request that opted in (by key or header), within the
+        key's cache scope."""
         wanted = request.headers.get("x-relay-cache", "on" if key.cache else "off")
         if plan.stream or wanted != "on" or self.services.cache is None:
             return None
-        canonical = json.dumps([plan.model.anthropic_id, plan.body], sort_keys=True)
+        canonical = json.dumps(
+            [key.cache_scope, plan.model.anthropic_id, plan.body], sort_keys=True
+        )
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     async def _cached(

@@ -1,12 +1,14 @@
 """What a request may cost before it runs, and what it cost after: the usage record.
 
-The estimate is an upper bound (input guessed generously, the full `max_tokens` of output), so
-a budget reserved against it can be overspent by at most one request's worth.
+The estimate is an upper bound (input guessed generously, the full `max_tokens` of output, at
+the dearest model and premium of the request's chain), so a budget reserved against it can be
+overspent by at most one request's worth, whichever route answers.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -43,6 +45,13 @@ def estimate_usd(model: Model, body: dict[str, Any], premium: bool) -> Decimal:
     output = int(body.get("max_tokens") or model.max_output_tokens)
     total = (estimate_input_tokens(body) * dearest_input + output * prices.output) / MILLION
     return total * (1 + model.regional_premium) if premium else total
+
+
+def estimate_chain_usd(chain: Iterable[tuple[Model, bool]], body: dict[str, Any]) -> Decimal:
+    """The most a request can cost on any route of its chain (each a model and whether it
+    carries the regional premium): a fallback to a dearer model or endpoint is settled at its
+    own price, so the reservation must cover it."""
+    return max(estimate_usd(model, body, premium) for model, premium in chain)
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from relay.errors import ApiError, ErrorType, invalid_request
 from relay.keys import ApiKey
 from relay.ledger import Admission
 from relay.meter import Meter
-from relay.metering import estimate_usd
+from relay.metering import estimate_chain_usd
 from relay.resilience import Outcome
 from relay.services import Services
 from relay.settings import Settings
@@ -116,11 +116,9 @@ class Handlers:
             hit = await self._cached(request, key, plan, cache_key)
             if hit is not None:
                 return hit
-        primary = plan.routes[0]
         # Walking the body for an estimate is only worth it when a budget needs a reservation.
-        estimate = (
-            estimate_usd(primary.model, plan.body, primary.premium) if key.budgeted else Decimal(0)
-        )
+        chain = ((route.model, route.premium) for route in plan.routes)
+        estimate = estimate_chain_usd(chain, plan.body) if key.budgeted else Decimal(0)
         ledger = self.services.ledger
         admission = await offload.call(ledger, ledger.admit, key, estimate)
         meter = self._meter(request, plan, admission)

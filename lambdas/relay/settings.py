@@ -41,6 +41,9 @@ class Settings:
     models: tuple[Model, ...] | None = None
     auth: AuthMode = AuthMode.KEYS
     key_digests: frozenset[str] = frozenset()
+    # Behind API Gateway: ids (rk_...) of gateway keys the table does not know that may still
+    # call, without limits. Any other key the table does not know is refused.
+    unlimited_key_ids: frozenset[str] = frozenset()
     bedrock_endpoint_url: str | None = None
     guardrail_id: str | None = None
     guardrail_version: str | None = None
@@ -78,6 +81,14 @@ class Settings:
                 "no keys: set RELAY_TABLE_NAME (keys issued with `relaykit keys create`) or "
                 "RELAY_API_KEYS, or RELAY_AUTH=api-gateway when API Gateway checks keys"
             )
+        if self.auth is AuthMode.API_GATEWAY and not (
+            self.table_name or self.key_digests or self.unlimited_key_ids
+        ):
+            raise ConfigError(
+                "RELAY_AUTH=api-gateway admits only keys the relay knows: set RELAY_TABLE_NAME "
+                "(keys issued with `relaykit keys create --usage-plan`), or list gateway keys to "
+                "admit without limits in RELAY_UNLIMITED_KEY_IDS (their rk_... ids)"
+            )
         if bool(self.guardrail_id) != bool(self.guardrail_version):
             raise ConfigError(
                 "RELAY_GUARDRAIL_ID and RELAY_GUARDRAIL_VERSION go together: set both or neither"
@@ -97,6 +108,7 @@ class Settings:
             models=_models(env.get("RELAY_MODELS", "")) or None,
             auth=_enum(env, "RELAY_AUTH", AuthMode, AuthMode.KEYS),
             key_digests=frozenset(key_digest(k) for k in _csv(env.get("RELAY_API_KEYS", ""))),
+            unlimited_key_ids=frozenset(_csv(env.get("RELAY_UNLIMITED_KEY_IDS", ""))),
             bedrock_endpoint_url=env.get("RELAY_BEDROCK_ENDPOINT_URL") or None,
             guardrail_id=env.get("RELAY_GUARDRAIL_ID") or None,
             guardrail_version=env.get("RELAY_GUARDRAIL_VERSION") or None,

@@ -32,7 +32,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from relay.errors import ApiError, ErrorType
-from relay.keys import ApiKey, key_id_of, new_secret
+from relay.keys import ApiKey, KeyCache, key_id_of, new_secret
 from relay.ledger import Admission, log_usage
 from relay.metering import UsageRecord
 from relay.settings import key_digest
@@ -43,6 +43,11 @@ if TYPE_CHECKING:
 
 # A key looked up is trusted for this long, so a revocation takes effect within it.
 KEY_CACHE_SECONDS = 10.0
+# An unknown key is remembered for this long only (a key issued just now must work at once).
+UNKNOWN_KEY_CACHE_SECONDS = 1.0
+# Keys remembered per instance; a Lambda instance serves far fewer distinct keys between
+# recycles, and 10,000 entries are a few MB.
+KEY_CACHE_ENTRIES = 10_000
 # Shared breaker state is read at most this often per route and instance.
 BREAKER_CACHE_SECONDS = 2.0
 USAGE_RETENTION = timedelta(days=400)
@@ -85,12 +90,17 @@ class DynamoStore:
         table: str,
         cache_table: str | None = None,
         clock: Callable[[], float] = time.time,
+        key_cache: KeyCache | None = None,
     ) -> None:
         self._client = client
         self._table = table
         self._cache_table = cache_table or table
         self._clock = clock
-        self._keys: dict[str, tuple[float, ApiKey | None]] = {}
+        self._keys = (
+            KeyCache(KEY_CACHE_ENTRIES, KEY_CACHE_SECONDS, UNKNOWN_KEY_CACHE_SECONDS, clock=clock)
+            if key_cache is None
+            else key_cache
+        )
         self._breakers: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
@@ -114,17 +124,14 @@ class DynamoStore:
     # Keys.
 
     def find(self, digest: str) -> ApiKey | None:
-        now = self._clock()
-        with self._lock:
-            memo = self._keys.get(digest)
-        if memo is not None and memo[0] > now:
-            return memo[1]
+        cached, key = self._keys.get(digest)
+        if cached:
+            return key
         item = self._client.get_item(
             TableName=self._table, Key={"pk": _s(f"key#{digest}"), "sk": _s("key")}
         ).get("Item")
         key = _key_from_item(item) if item else None
-        with self._lock:
-            self._keys[digest] = (now + KEY_CACHE_SECONDS, key)
+        self._keys.put(digest, key)
         return key
 
     def create_key(
@@ -196,8 +203,7 @@ class DynamoStore:
             UpdateExpression="SET disabled = :d",
             ExpressionAttributeValues={":d": {"BOOL": disabled}},
         )
-        with self._lock:
-            self._keys.pop(digest, None)
+        self._keys.forget(digest)
 
     def list_keys(self) -> list[ApiKey]:
         keys: list[ApiKey] = []

@@ -9,9 +9,15 @@ from decimal import Decimal
 
 import pytest
 
-from relay.dynamo import DynamoStore
+from relay.dynamo import (
+    KEY_CACHE_ENTRIES,
+    KEY_CACHE_SECONDS,
+    UNKNOWN_KEY_CACHE_SECONDS,
+    DynamoStore,
+    _key_item,
+)
 from relay.errors import ApiError, ErrorType
-from relay.keys import ApiKey
+from relay.keys import ApiKey, KeyCache
 from relay.metering import UsageRecord
 from relay.settings import key_digest
 from relaykit.local_aws import LocalAws
@@ -165,3 +171,45 @@ def test_a_tripped_breaker_is_seen_by_another_instance_until_it_expires(store) -
     assert not other.is_open("bedrock/us-west-2")
     later = DynamoStore(store._client, store._table, clock=lambda: NOW + 31)
     assert not later.is_open("bedrock/us-east-1")
+
+
+class Ticks:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_key_cache_is_bounded_and_keeps_the_keys_in_use(store) -> None:
+    small = DynamoStore(store._client, store._table, key_cache=KeyCache(capacity=20, ttl=60))
+    secret, key = store.create_key("team-a")
+    for n in range(30):
+        assert small.find(key_digest(secret)) == key
+        small.find(key_digest(f"sk-relay-made-up-{n}"))
+    assert len(small._keys) == 20
+    assert small._keys.get(key_digest(secret)) == (True, key)
+
+
+def test_the_default_key_cache_has_a_bound() -> None:
+    assert DynamoStore(None, "t")._keys._capacity == KEY_CACHE_ENTRIES  # type: ignore[arg-type]
+
+
+def test_an_unknown_key_is_forgotten_quickly_and_a_known_one_kept(store) -> None:
+    ticks = Ticks()
+    fresh = DynamoStore(store._client, store._table, clock=ticks)
+    secret = "sk-relay-issued-a-moment-later"
+    assert fresh.find(key_digest(secret)) is None
+    # Issued after the failed lookup: found as soon as the short negative entry lapses.
+    _, key = store.create_key("team-a")
+    digest = key_digest(secret)
+    store._client.put_item(TableName=store._table, Item={**_key_item(digest, key)})
+    ticks.now += UNKNOWN_KEY_CACHE_SECONDS + 0.01
+    assert fresh.find(digest) == key
+    store._client.delete_item(
+        TableName=store._table, Key={"pk": {"S": f"key#{digest}"}, "sk": {"S": "key"}}
+    )
+    ticks.now += KEY_CACHE_SECONDS - 1
+    assert fresh.find(digest) == key  # still trusted
+    ticks.now += 2
+    assert fresh.find(digest) is None

@@ -213,3 +213,51 @@ def test_an_unknown_key_is_forgotten_quickly_and_a_known_one_kept(store) -> None
     assert fresh.find(digest) == key  # still trusted
     ticks.now += 2
     assert fresh.find(digest) is None
+
+
+# The embedded AWS's transactions (local mode): DynamoDB's semantics, without copying tables.
+
+
+def test_a_settlement_copies_no_table(store, monkeypatch) -> None:
+    import moto.dynamodb.models as moto_dynamodb
+
+    copied: list[str] = []
+    deepcopy = moto_dynamodb.copy.deepcopy
+
+    def counting(value: object, *args: object) -> object:
+        copied.append(type(value).__name__)
+        return deepcopy(value, *args)  # type: ignore[call-arg]
+
+    monkeypatch.setattr(moto_dynamodb.copy, "deepcopy", counting)
+    _, key = store.create_key("team-a", tpm=1000, daily_usd=Decimal(1))
+    store.settle(store.admit(key, Decimal("0.3")), record(key, "req_1", "0.1"))
+    assert "Table" not in copied
+
+
+def test_a_cancelled_transaction_writes_nothing(store) -> None:
+    client, table = store._client, store._table
+    client.put_item(TableName=table, Item={"pk": {"S": "a"}, "sk": {"S": "x"}})
+    with pytest.raises(client.exceptions.TransactionCanceledException) as raised:
+        client.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": table, "Item": {"pk": {"S": "b"}, "sk": {"S": "x"}}}},
+                {
+                    "Update": {
+                        "TableName": table,
+                        "Key": {"pk": {"S": "a"}, "sk": {"S": "x"}},
+                        "UpdateExpression": "SET n = :one",
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                        "ExpressionAttributeValues": {":one": {"N": "1"}},
+                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                    }
+                },
+            ]
+        )
+    reasons = raised.value.response["CancellationReasons"]
+    assert [r["Code"] for r in reasons] == ["None", "ConditionalCheckFailed"]
+    assert reasons[1]["Item"] == {"pk": {"S": "a"}, "sk": {"S": "x"}}
+    assert "Item" not in client.get_item(TableName=table, Key={"pk": {"S": "b"}, "sk": {"S": "x"}})
+    assert (
+        "n"
+        not in client.get_item(TableName=table, Key={"pk": {"S": "a"}, "sk": {"S": "x"}})["Item"]
+    )

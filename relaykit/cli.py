@@ -128,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from relaykit.serve import serve
 
             serve(args.host, args.port, args.backend, args.region, args.routing, args.key)
-        elif args.command in ("keys", "usage"):
+        elif args.command in ("keys", "usage", "usage-replay"):
             from relaykit.keys_cli import run
 
             run(args)

@@ -17,6 +17,7 @@ import boto3
 from relay.catalog import by_alias
 from relay.dynamo import DynamoStore
 from relay.keys import ApiKey
+from relay.spool import open_spool, replay
 
 Say = Callable[..., None]
 
@@ -51,6 +52,12 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     usage = commands.add_parser("usage", help="a key's usage records: requests, tokens, cost")
     _table_options(usage)
     usage.add_argument("key_id")
+
+    replay = commands.add_parser(
+        "usage-replay", help="settle usage records the relay spooled while its table was down"
+    )
+    _table_options(replay)
+    replay.add_argument("--spool", required=True, help="RELAY_USAGE_SPOOL: a file or SQS URL")
 
 
 def _table_options(parser: argparse.ArgumentParser) -> None:
@@ -90,6 +97,9 @@ def run(args: argparse.Namespace, say: Say = print) -> None:
     store = DynamoStore(client, args.table)
     if args.command == "usage":
         _usage(store, args.key_id, say)
+    elif args.command == "usage-replay":
+        settled, left = replay(open_spool(args.spool, session), store.settle)
+        say(f"{settled} usage records settled, {left} left in the spool")
     elif args.action == "create":
         _create(store, session, args, say)
     elif args.action == "list":

@@ -19,17 +19,18 @@ worth.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import boto3
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from relay.errors import ApiError, ErrorType
 from relay.keys import ApiKey, KeyCache, key_id_of, new_secret
@@ -77,6 +78,23 @@ def _rate_limited(message: str, retry_after: float, headers: dict[str, str]) -> 
         "key_limit",
         {**headers, "retry-after": str(max(1, math.ceil(retry_after)))},
     )
+
+
+@contextlib.contextmanager
+def _unavailable(what: str) -> Iterator[None]:
+    """A table that cannot be reached (or refuses for other reasons than a condition) is the
+    relay's failure, said so in the API's shape rather than as a traceback; clients retry it."""
+    try:
+        yield
+    except ClientError as error:
+        if error.response["Error"]["Code"] in _CONDITIONAL:
+            raise
+        raise ApiError(ErrorType.API, f"The relay cannot {what} right now.", "table") from error
+    except BotoCoreError as error:
+        raise ApiError(ErrorType.API, f"The relay cannot {what} right now.", "table") from error
+
+
+_CONDITIONAL = ("ConditionalCheckFailedException", "TransactionCanceledException")
 
 
 class DynamoStore:
@@ -127,9 +145,10 @@ class DynamoStore:
         cached, key = self._keys.get(digest)
         if cached:
             return key
-        item = self._client.get_item(
-            TableName=self._table, Key={"pk": _s(f"key#{digest}"), "sk": _s("key")}
-        ).get("Item")
+        with _unavailable("check keys"):
+            item = self._client.get_item(
+                TableName=self._table, Key={"pk": _s(f"key#{digest}"), "sk": _s("key")}
+            ).get("Item")
         key = _key_from_item(item) if item else None
         self._keys.put(digest, key)
         return key
@@ -221,8 +240,9 @@ class DynamoStore:
     def admit(self, key: ApiKey, estimate_usd: Decimal) -> Admission:
         clock = self._clock()
         minute = int(clock // 60)
-        headers = self._count_request(key, minute, clock) if key.rpm or key.tpm else {}
-        reserved = self._reserve(key, estimate_usd) if key.budgeted else 0
+        with _unavailable("check this key's limits"):
+            headers = self._count_request(key, minute, clock) if key.rpm or key.tpm else {}
+            reserved = self._reserve(key, estimate_usd) if key.budgeted else 0
         return Admission(key, Decimal(reserved), minute, headers)
 
     def _count_request(self, key: ApiKey, minute: int, clock: float) -> dict[str, str]:

@@ -99,7 +99,15 @@ class Services:
                 settings.dynamodb_endpoint_url,
                 table_session or session,
             )
-            keys, ledger, cache, board = ChainedKeys(static, store), store, store, store
+            from relay.spool import SpooledLedger, open_spool
+
+            spool = (
+                open_spool(settings.usage_spool, table_session or session)
+                if (settings.usage_spool)
+                else None
+            )
+            keys, cache, board = ChainedKeys(static, store), store, store
+            ledger = SpooledLedger(store, spool)
         policy = RetryPolicy(
             attempts=settings.retry_attempts,
             base_delay=settings.retry_base_delay,

@@ -59,6 +59,8 @@ class Settings:
     table_name: str | None = None
     cache_table_name: str | None = None
     dynamodb_endpoint_url: str | None = None
+    # Where usage records go when the table does not take them: a file path or an SQS queue URL.
+    usage_spool: str | None = None
     cache_ttl_seconds: int = 3600
     retry_attempts: int = 3
     retry_base_delay: float = 0.25
@@ -120,6 +122,7 @@ class Settings:
             table_name=env.get("RELAY_TABLE_NAME") or None,
             cache_table_name=env.get("RELAY_CACHE_TABLE_NAME") or None,
             dynamodb_endpoint_url=env.get("RELAY_DYNAMODB_ENDPOINT_URL") or None,
+            usage_spool=env.get("RELAY_USAGE_SPOOL") or None,
             cache_ttl_seconds=_int(env, "RELAY_CACHE_TTL_SECONDS", cls.cache_ttl_seconds),
             retry_attempts=_int(env, "RELAY_RETRY_ATTEMPTS", cls.retry_attempts),
             retry_base_delay=env_number(env, "RELAY_RETRY_BASE_DELAY", cls.retry_base_delay),

@@ -1,11 +1,6 @@
-"""Retries with backoff, failover along a chain of routes, and a circuit breaker per route and
-model.
+"""Retries with backoff, failover along a chain of routes, and a circuit breaker per route.
 
-Only provider-side failures (throttling, 5xx, timeouts, overload) count against a breaker: a
-request the provider refuses (validation, access) says nothing about the provider's health, so
-one tenant's bad requests cannot move every tenant's traffic elsewhere.
-
-Pure policy: the callers (routes) run it in a worker thread around blocking backend calls.
+Pure policy, on the event loop: the calls it makes are the backends' coroutines.
 """
 
 from __future__ import annotations
@@ -13,10 +8,13 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
+import anyio
+
+from relay import offload
 from relay.errors import ApiError, ErrorType
 
 # Provider-side failures: worth another try on the same route (the provider may answer next
@@ -82,6 +80,11 @@ class CircuitBreaker:
             self._trial = True
             return True
 
+    def abandon(self) -> None:
+        """A trial that ended without a verdict (the caller went away): the next one may try."""
+        with self._lock:
+            self._trial = False
+
     def success(self) -> None:
         with self._lock:
             self._failures, self._opened_at, self._trial = 0, None, False
@@ -100,6 +103,9 @@ class CircuitBreaker:
 class BreakerBoard(Protocol):
     """Breaker state shared between relay instances (DynamoDB in production): an instance that
     opens a breaker posts it, so the others skip the route too instead of each learning it."""
+
+    # True when its calls block on the network (they then run in a worker thread).
+    blocking: bool
 
     def is_open(self, label: str) -> bool: ...
 
@@ -121,7 +127,7 @@ class Resilience:
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     breaker_threshold: int = 5
     breaker_cooldown: float = 30.0
-    sleep: Callable[[float], None] = time.sleep
+    sleep: Callable[[float], Awaitable[None]] = anyio.sleep
     clock: Callable[[], float] = time.monotonic
     rng: random.Random = field(default_factory=random.Random)
     board: BreakerBoard | None = None
@@ -136,14 +142,14 @@ class Resilience:
                 )
             return self._breakers[label]
 
-    def run(
-        self, routes: tuple[R, ...], label: Callable[[R], str], call: Callable[[R], T]
+    async def run(
+        self, routes: tuple[R, ...], label: Callable[[R], str], call: Callable[[R], Awaitable[T]]
     ) -> Outcome[T, R]:
         """Call along `routes`, retrying and failing over; raise the last error if all fail.
 
         `label` names a route's breaker (route and model). A route whose breaker is open is
-        skipped, unless it is the last one left. Whatever a call raises, its breaker hears the
-        verdict, so a half-open trial always ends.
+        skipped, unless it is the last one left. Whatever a call raises, its breaker hears of
+        it, so a half-open trial always ends.
         """
         deadline = self.clock() + self.policy.deadline
         last: ApiError | None = None
@@ -152,12 +158,12 @@ class Resilience:
             name = label(route)
             breaker = self.breaker(name)
             last_route = index == len(routes) - 1
-            if not last_route and not self._available(name, breaker):
+            if not last_route and not await self._available(name, breaker):
                 continue
             for attempt in range(self.policy.attempts):
                 attempts += 1
                 try:
-                    value = call(route)
+                    value = await call(route)
                 except ApiError as error:
                     last = error
                     if error.type not in RETRYABLE:
@@ -166,17 +172,20 @@ class Resilience:
                         if error.type not in FAILOVER_ONLY:
                             raise
                         break
-                    self._failed(name, breaker)
+                    await self._failed(name, breaker)
                     if attempt + 1 == self.policy.attempts:
                         break
                     delay = self.policy.backoff(attempt, _retry_after(error), self.rng)
                     if self.clock() + delay > deadline:
                         raise
-                    self.sleep(delay)
-                except BaseException:
+                    await self.sleep(delay)
+                except Exception:
                     # Unforeseen (a transport error no backend mapped, a bug): counted as the
                     # route failing, so a half-open trial cannot stay in flight for good.
-                    self._failed(name, breaker)
+                    await self._failed(name, breaker)
+                    raise
+                except BaseException:
+                    breaker.abandon()  # cancelled: the client left, the route said nothing
                     raise
                 else:
                     breaker.success()
@@ -184,12 +193,14 @@ class Resilience:
         assert last is not None, "no route was tried"
         raise last
 
-    def _failed(self, name: str, breaker: CircuitBreaker) -> None:
+    async def _failed(self, name: str, breaker: CircuitBreaker) -> None:
         if breaker.failure() and self.board is not None:
-            self.board.trip(name, self.breaker_cooldown)
+            board = self.board
+            await offload.call(board, board.trip, name, self.breaker_cooldown)
 
-    def _available(self, name: str, breaker: CircuitBreaker) -> bool:
-        if self.board is not None and self.board.is_open(name):
+    async def _available(self, name: str, breaker: CircuitBreaker) -> bool:
+        board = self.board
+        if board is not None and await offload.call(board, board.is_open, name):
             return False
         return breaker.allow()
 

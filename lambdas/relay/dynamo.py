@@ -409,9 +409,14 @@ class DynamoStore:
         with self._lock:
             memo = self._breakers.get(label)
         if memo is None or memo[0] <= now:
-            item = self._client.get_item(
-                TableName=self._table, Key={"pk": _s(f"breaker#{label}"), "sk": _s("state")}
-            ).get("Item")
+            try:
+                item = self._client.get_item(
+                    TableName=self._table, Key={"pk": _s(f"breaker#{label}"), "sk": _s("state")}
+                ).get("Item")
+            except (BotoCoreError, ClientError):
+                # The shared state is advice: without the table, this instance's own breakers
+                # still decide, and the request goes on.
+                item = None
             until = float(item["open_until"]["N"]) if item else 0.0
             memo = (now + BREAKER_CACHE_SECONDS, until)
             with self._lock:
@@ -420,6 +425,12 @@ class DynamoStore:
 
     def trip(self, label: str, seconds: float) -> None:
         until = self._clock() + seconds
+        with contextlib.suppress(BotoCoreError, ClientError):  # advice, as in is_open
+            self._put_breaker(label, until)
+        with self._lock:
+            self._breakers[label] = (self._clock() + BREAKER_CACHE_SECONDS, until)
+
+    def _put_breaker(self, label: str, until: float) -> None:
         self._client.put_item(
             TableName=self._table,
             Item={
@@ -429,8 +440,6 @@ class DynamoStore:
                 "expires_at": _n(int(until) + 3600),
             },
         )
-        with self._lock:
-            self._breakers[label] = (self._clock() + BREAKER_CACHE_SECONDS, until)
 
     # Response cache.
 

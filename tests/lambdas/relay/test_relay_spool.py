@@ -151,3 +151,12 @@ def test_a_table_that_is_down_refuses_admission_in_the_apis_shape(
         unreachable(store, aws).admit(key, Decimal(0))
     assert raised.value.status == 500
     assert "cannot check this key's limits" in raised.value.message
+
+
+def test_shared_breakers_are_advice_when_the_table_is_down(
+    store: DynamoStore, aws: LocalAws
+) -> None:
+    down = unreachable(store, aws)
+    down.trip("bedrock/us-east-1/x", 30)  # does not raise: this instance still knows
+    assert down.is_open("bedrock/us-east-1/x")
+    assert not down.is_open("bedrock/us-west-2/x")

@@ -35,8 +35,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from relay.errors import ApiError, ErrorType
 from relay.keys import ApiKey, KeyCache, key_id_of, new_secret
 from relay.ledger import Admission, log_usage
-from relay.metering import UsageRecord
 from relay.settings import key_digest
+from relay.usage import UsageRecord
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 from relay import offload
 from relay.backends.base import Event, Metrics
 from relay.catalog import Model
-from relay.cost import cost_usd
 from relay.errors import ApiError
 from relay.ledger import Admission, Ledger
 from relay.log import logger
-from relay.metering import UsageRecord, usage_numbers
 from relay.metrics import emit
+from relay.pricing import cost_usd
+from relay.usage import UsageRecord, usage_numbers
 
 if TYPE_CHECKING:
     from starlette.requests import Request

@@ -11,7 +11,7 @@ import os
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
-from relay.metering import UsageRecord
+from relay.usage import UsageRecord
 
 DEFAULT_NAMESPACE = "ClaudeRelay"
 

@@ -37,7 +37,7 @@ from relay.keys import ApiKey
 from relay.ledger import Admission
 from relay.log import logger
 from relay.meter import Meter
-from relay.metering import estimate_chain_usd
+from relay.pricing import estimate_chain_usd
 from relay.resilience import Outcome
 from relay.services import Services
 from relay.settings import Settings

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from relay.keys import ApiKey
 from relay.ledger import Admission, Ledger
 from relay.log import logger
-from relay.metering import UsageRecord
+from relay.usage import UsageRecord
 
 if TYPE_CHECKING:
     import boto3

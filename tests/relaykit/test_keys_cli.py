@@ -100,8 +100,8 @@ def test_bad_limits_exit_2(store, bad: list[str]) -> None:
 
 
 def test_usage_replay_settles_a_spooled_record(store, capsys, tmp_path) -> None:
-    from relay.metering import UsageRecord
     from relay.spool import FileSpool, dumps
+    from relay.usage import UsageRecord
 
     _, key = store.create_key("team-a", daily_usd=Decimal(1))
     admission = store.admit(key, Decimal("0.5"))

@@ -18,8 +18,8 @@ from relay.dynamo import (
 )
 from relay.errors import ApiError, ErrorType
 from relay.keys import ApiKey, KeyCache
-from relay.metering import UsageRecord
 from relay.settings import key_digest
+from relay.usage import UsageRecord
 from relaykit.local_aws import LocalAws
 from relaykit.table import create_table
 

@@ -14,7 +14,7 @@ from relay_harness import Gateway, running_gateway
 from relay_wire import user
 
 from relay.catalog import DEFAULT_MODEL, MODELS
-from relay.metering import UsageRecord
+from relay.usage import UsageRecord
 from relaykit.simulator import SimulatorConfig
 
 MODEL = DEFAULT_MODEL.alias

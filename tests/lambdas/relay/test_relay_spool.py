@@ -14,8 +14,8 @@ from botocore.exceptions import EndpointConnectionError
 
 from relay.dynamo import DynamoStore
 from relay.errors import ApiError
-from relay.metering import UsageRecord
 from relay.spool import FileSpool, QueueSpool, SpooledLedger, dumps, loads, open_spool, replay
+from relay.usage import UsageRecord
 from relaykit.local_aws import LocalAws
 from relaykit.table import create_table
 

@@ -14,8 +14,8 @@ from relay_harness import Gateway, running_gateway
 from relay_wire import user
 
 from relay.catalog import DEFAULT_MODEL
-from relay.metering import UsageRecord
 from relay.settings import parse_fallbacks
+from relay.usage import UsageRecord
 from relaykit.simulator import SimulatorConfig
 
 MODEL = DEFAULT_MODEL.alias

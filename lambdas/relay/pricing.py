@@ -1,4 +1,5 @@
-"""What a request may cost before it runs, and what it cost after: the usage record.
+"""Prices of a request from the catalog: what it cost (its usage block), and the most it can
+cost before it runs.
 
 The estimate is an upper bound (input guessed generously, the full `max_tokens` of output, at
 the dearest model and premium of the request's chain), so a budget reserved against it can be
@@ -8,14 +9,43 @@ overspent by at most one request's worth, whichever route answers.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
 from relay.catalog import MILLION, Model
-from relay.cost import tokens
+
+
+def tokens(usage: Mapping[str, Any], key: str) -> int:
+    """A token count of a usage block; zero where absent or null."""
+    value = usage.get(key)
+    return value if isinstance(value, int) else 0
+
+
+def cost_usd(model: Model, usage: Mapping[str, Any], premium: bool) -> Decimal:
+    """Cost of the tokens in an Anthropic `usage` block; `premium` for regional endpoints.
+
+    Cache writes are priced by their TTL when the usage block splits them (`cache_creation`);
+    otherwise all cache writes are taken as 5-minute writes, the default TTL.
+    """
+    prices = model.prices
+    split = usage.get("cache_creation")
+    if isinstance(split, Mapping):
+        write_5m = tokens(split, "ephemeral_5m_input_tokens")
+        write_1h = tokens(split, "ephemeral_1h_input_tokens")
+    else:
+        write_5m, write_1h = tokens(usage, "cache_creation_input_tokens"), 0
+    total = (
+        tokens(usage, "input_tokens") * prices.input
+        + tokens(usage, "output_tokens") * prices.output
+        + write_5m * prices.cache_write_5m
+        + write_1h * prices.cache_write_1h
+        + tokens(usage, "cache_read_input_tokens") * prices.cache_read
+    ) / MILLION
+    if premium:
+        total *= 1 + model.regional_premium
+    return total
+
 
 # Claude averages 3.5-4 characters of English per token; 2 keeps the guess above the real count
 # for code and most scripts. Images cost at most about 1,600 tokens each.
@@ -52,44 +82,3 @@ def estimate_chain_usd(chain: Iterable[tuple[Model, bool]], body: dict[str, Any]
     carries the regional premium): a fallback to a dearer model or endpoint is settled at its
     own price, so the reservation must cover it."""
     return max(estimate_usd(model, body, premium) for model, premium in chain)
-
-
-@dataclass(frozen=True)
-class UsageRecord:
-    """One request's facts for billing and reports. Never its content."""
-
-    request_id: str
-    key_id: str
-    model: str
-    backend: str
-    model_id: str
-    status: str
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read_tokens: int = 0
-    cache_write_tokens: int = 0
-    cost_usd: Decimal = Decimal(0)
-    latency_ms: float = 0.0
-    ttft_ms: float | None = None
-    stream: bool = False
-    cached: bool = False
-    at: datetime = field(default_factory=lambda: datetime.now(UTC))
-
-    @property
-    def tokens(self) -> int:
-        return (
-            self.input_tokens
-            + self.output_tokens
-            + self.cache_read_tokens
-            + self.cache_write_tokens
-        )
-
-
-def usage_numbers(usage: dict[str, Any]) -> dict[str, int]:
-    """The token counts of an Anthropic usage block, zero where absent."""
-    return {
-        "input_tokens": tokens(usage, "input_tokens"),
-        "output_tokens": tokens(usage, "output_tokens"),
-        "cache_read_tokens": tokens(usage, "cache_read_input_tokens"),
-        "cache_write_tokens": tokens(usage, "cache_creation_input_tokens"),
-    }

@@ -370,7 +370,8 @@ class DynamoStore:
                         "ExpressionAttributeValues": {":d": _n(delta)},
                     }
                 }
-                for sk, *_ in self._budgets(key, record.at)
+                # The periods the reservation went to, even when settled (or replayed) later.
+                for sk, *_ in self._budgets(key, datetime.fromtimestamp(admission.minute * 60, UTC))
             )
         try:
             # The request id makes a repeated settlement a no-op (DynamoDB idempotency token);

@@ -160,3 +160,38 @@ def test_shared_breakers_are_advice_when_the_table_is_down(
     down.trip("bedrock/us-east-1/x", 30)  # does not raise: this instance still knows
     assert down.is_open("bedrock/us-east-1/x")
     assert not down.is_open("bedrock/us-west-2/x")
+
+
+def test_without_a_spool_the_failed_settlement_logs_a_replayable_entry(
+    store: DynamoStore, aws: LocalAws, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import asyncio
+    import logging
+
+    from starlette.requests import Request
+
+    from relay.catalog import DEFAULT_MODEL
+    from relay.core import Plan, Route
+    from relay.meter import Meter
+
+    _, key = store.create_key("team-a", daily_usd=Decimal(1))
+    admission = store.admit(key, Decimal("0.2"))
+    request = Request(
+        {"type": "http", "headers": [], "state": {"request_id": "req_9", "facts": {}}}
+    )
+    route = Route("bedrock/us-east-1", None, DEFAULT_MODEL, "global.x", False)  # type: ignore[arg-type]
+    plan = Plan((route,), {}, stream=False, warning=None, dropped=())
+    down = SpooledLedger(unreachable(store, aws), None, sleep=lambda _: None)
+    meter = Meter(request, plan, admission, down, metrics=False)
+    with caplog.at_level(logging.ERROR):
+        asyncio.run(meter.finish({"input_tokens": 10, "output_tokens": 20}))
+    (line,) = [r for r in caplog.records if r.getMessage() == "usage settlement failed"]
+    spool = FileSpool(tmp_path / "from-logs.jsonl")
+    spool.keep(line.unsettled)  # type: ignore[attr-defined]
+    assert replay(spool, store.settle) == (1, 0)
+    (settled,) = store.usage(key.key_id)
+    assert (settled.request_id, settled.output_tokens) == ("req_9", 20)
+    # Settled days later, against the day it reserved (not the day it was replayed).
+    assert settled.at.date() > AT.date()
+    assert store.spent(key.key_id, DAY) == settled.cost_usd
+    assert store.spent(key.key_id, f"day#{settled.at:%Y-%m-%d}") == 0

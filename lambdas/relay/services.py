@@ -108,11 +108,8 @@ class Services:
             )
             from relay.spool import SpooledLedger, open_spool
 
-            spool = (
-                open_spool(settings.usage_spool, table_session or session)
-                if (settings.usage_spool)
-                else None
-            )
+            where = settings.usage_spool
+            spool = open_spool(where, table_session or session) if where else None
             keys, cache, board = ChainedKeys(static, store), store, store
             ledger = SpooledLedger(store, spool)
         policy = RetryPolicy(

@@ -161,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.alias,
                 server,
             )
-        elif args.command in ("keys", "usage"):
+        elif args.command in ("keys", "usage", "usage-replay"):
             from relaykit.keys_cli import run
 
             run(args)

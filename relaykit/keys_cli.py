@@ -19,6 +19,7 @@ from relay.dynamo import DynamoStore
 from relay.gateway_key import usage_plan_key_value
 from relay.keys import ApiKey
 from relay.settings import key_digest
+from relay.spool import open_spool, replay
 
 Say = Callable[..., None]
 
@@ -37,6 +38,10 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     create.add_argument("--monthly-usd", type=_usd, help="monthly budget in USD")
     create.add_argument("--expires", type=_date, help="last valid day, YYYY-MM-DD (UTC)")
     create.add_argument("--cache", action="store_true", help="use the response cache by default")
+    create.add_argument(
+        "--cache-group",
+        help="share cached replies with the other keys of this group (default: the key's own)",
+    )
     create.add_argument("--usage-plan", help="also admit the key at API Gateway (usage plan id)")
 
     listing = actions.add_parser("list", help="list keys (ids and limits, never secrets)")
@@ -49,6 +54,12 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     usage = commands.add_parser("usage", help="a key's usage records: requests, tokens, cost")
     _table_options(usage)
     usage.add_argument("key_id")
+
+    replay = commands.add_parser(
+        "usage-replay", help="settle usage records the relay spooled while its table was down"
+    )
+    _table_options(replay)
+    replay.add_argument("--spool", required=True, help="RELAY_USAGE_SPOOL: a file or SQS URL")
 
 
 def _table_options(parser: argparse.ArgumentParser) -> None:
@@ -88,6 +99,9 @@ def run(args: argparse.Namespace, say: Say = print) -> None:
     store = DynamoStore(client, args.table)
     if args.command == "usage":
         _usage(store, args.key_id, say)
+    elif args.command == "usage-replay":
+        settled, left = replay(open_spool(args.spool, session), store.settle)
+        say(f"{settled} usage records settled, {left} left in the spool")
     elif args.action == "create":
         _create(store, session, args, say)
     elif args.action == "list":
@@ -113,6 +127,7 @@ def _create(
         monthly_usd=args.monthly_usd,
         valid_until=args.expires,
         cache=args.cache,
+        cache_group=args.cache_group,
     )
     if args.usage_plan:
         admit_at_gateway(session, args.usage_plan, key.key_id, key_digest(secret), say)
@@ -139,6 +154,7 @@ def _describe(key: ApiKey) -> str:
         f"${key.monthly_usd}/month" if key.monthly_usd else "",
         f"until {key.valid_until:%Y-%m-%d}" if key.valid_until else "",
         "cache" if key.cache else "",
+        f"cache group {key.cache_group}" if key.cache_group else "",
         "REVOKED" if key.disabled else "",
     ]
     models = ",".join(sorted(key.models)) or "all models"

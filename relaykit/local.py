@@ -17,9 +17,9 @@ from anthropic.types import Usage
 
 from relay.app import create_app
 from relay.catalog import DEFAULT_MODEL, Routing
-from relay.cost import cost_usd
 from relay.keys import key_id_of
 from relay.log import logger
+from relay.pricing import cost_usd
 from relay.settings import Settings, key_digest
 from relay.targets import bedrock_target
 from relaykit.environment import LOCAL_TABLE, environment

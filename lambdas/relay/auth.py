@@ -2,40 +2,55 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Protocol
 
 from relay.catalog import Model
 from relay.errors import ApiError, ErrorType
-from relay.keys import ApiKey, KeyStore, unlimited
+from relay.keys import ApiKey, KeyStore, key_id_of, unlimited
 from relay.settings import AuthMode, Settings, key_digest
 
-# Behind API Gateway (which checked the key), a caller whose key the relay does not know.
-GATEWAY_CALLER = unlimited("api-gateway", "api-gateway")
+
+class Headers(Protocol):
+    """Request headers that may repeat (Starlette's)."""
+
+    def getlist(self, key: str) -> list[str]: ...
 
 
-def presented_key(headers: Mapping[str, str]) -> str | None:
-    key = headers.get("x-api-key")
+def presented_key(headers: Headers) -> str | None:
+    """The secret the caller sent, trimmed; a header sent twice is refused rather than one of
+    its values picked (a proxy and a client may each have added one)."""
+    keys, authorization = headers.getlist("x-api-key"), headers.getlist("authorization")
+    if len(keys) > 1 or len(authorization) > 1:
+        name = "x-api-key" if len(keys) > 1 else "authorization"
+        raise ApiError(
+            ErrorType.AUTHENTICATION,
+            f"The '{name}' header was sent more than once; send one key.",
+            "duplicate_key_header",
+        )
+    key = keys[0].strip() if keys else ""
     if key:
         return key
-    scheme, _, token = headers.get("authorization", "").partition(" ")
+    scheme, _, token = (authorization[0] if authorization else "").partition(" ")
     return (token.strip() or None) if scheme.lower() == "bearer" else None
 
 
-def authenticate(headers: Mapping[str, str], settings: Settings, keys: KeyStore) -> ApiKey:
+def authenticate(headers: Headers, settings: Settings, keys: KeyStore) -> ApiKey:
     """The caller's key, or authentication_error (no or unknown key) / permission_error
-    (revoked or expired). Blocking: it may read the key store."""
+    (revoked or expired, or behind API Gateway a key the relay does not know). Blocking: it
+    may read the key store."""
     secret = presented_key(headers)
-    key = keys.find(key_digest(secret)) if secret else None
+    if secret is None:
+        raise ApiError(
+            ErrorType.AUTHENTICATION,
+            "Missing API key: send it as 'x-api-key' or 'Authorization: Bearer <key>'.",
+            "missing_key",
+        )
+    digest = key_digest(secret)
+    key = keys.find(digest)
     if key is None:
         if settings.auth is AuthMode.API_GATEWAY:
-            return GATEWAY_CALLER
-        if secret is None:
-            raise ApiError(
-                ErrorType.AUTHENTICATION,
-                "Missing API key: send it as 'x-api-key' or 'Authorization: Bearer <key>'.",
-                "missing_key",
-            )
+            return _gateway_caller(key_id_of(digest), settings)
         raise ApiError(ErrorType.AUTHENTICATION, "Invalid API key.", "invalid_key")
     if key.disabled:
         raise ApiError(ErrorType.PERMISSION, f"API key {key.key_id} is revoked.", "key_revoked")
@@ -51,6 +66,19 @@ def authenticate(headers: Mapping[str, str], settings: Settings, keys: KeyStore)
 def permits(key: ApiKey, model: Model) -> bool:
     """Whether the key may use the model."""
     return not key.models or model.anthropic_id in key.models
+
+
+def _gateway_caller(key_id: str, settings: Settings) -> ApiKey:
+    """API Gateway admitted the key, but the relay's table does not know it: it would run
+    without limits or budgets, so only the operator can let it through, by listing it."""
+    if key_id in settings.unlimited_key_ids:
+        return unlimited(key_id, "api-gateway")
+    raise ApiError(
+        ErrorType.PERMISSION,
+        f"API key {key_id} is not issued by this relay (relaykit keys create); an operator may "
+        "admit it without limits in RELAY_UNLIMITED_KEY_IDS.",
+        "key_unknown",
+    )
 
 
 def authorize(key: ApiKey, model: Model) -> None:

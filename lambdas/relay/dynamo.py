@@ -19,23 +19,24 @@ worth.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import boto3
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from relay.errors import ApiError, ErrorType
-from relay.keys import ApiKey, key_id_of, new_secret
+from relay.keys import ApiKey, KeyCache, key_id_of, new_secret
 from relay.ledger import Admission, log_usage
-from relay.metering import UsageRecord
 from relay.settings import key_digest
+from relay.usage import UsageRecord
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -43,6 +44,11 @@ if TYPE_CHECKING:
 
 # A key looked up is trusted for this long, so a revocation takes effect within it.
 KEY_CACHE_SECONDS = 10.0
+# An unknown key is remembered for this long only (a key issued just now must work at once).
+UNKNOWN_KEY_CACHE_SECONDS = 1.0
+# Keys remembered per instance; a Lambda instance serves far fewer distinct keys between
+# recycles, and 10,000 entries are a few MB.
+KEY_CACHE_ENTRIES = 10_000
 # Shared breaker state is read at most this often per route and instance.
 BREAKER_CACHE_SECONDS = 2.0
 USAGE_RETENTION = timedelta(days=400)
@@ -74,6 +80,23 @@ def _rate_limited(message: str, retry_after: float, headers: dict[str, str]) -> 
     )
 
 
+@contextlib.contextmanager
+def _unavailable(what: str) -> Iterator[None]:
+    """A table that cannot be reached (or refuses for other reasons than a condition) is the
+    relay's failure, said so in the API's shape rather than as a traceback; clients retry it."""
+    try:
+        yield
+    except ClientError as error:
+        if error.response["Error"]["Code"] in _CONDITIONAL:
+            raise
+        raise ApiError(ErrorType.API, f"The relay cannot {what} right now.", "table") from error
+    except BotoCoreError as error:
+        raise ApiError(ErrorType.API, f"The relay cannot {what} right now.", "table") from error
+
+
+_CONDITIONAL = ("ConditionalCheckFailedException", "TransactionCanceledException")
+
+
 class DynamoStore:
     """The relay's table: a KeyStore, a Ledger and a response cache."""
 
@@ -85,12 +108,17 @@ class DynamoStore:
         table: str,
         cache_table: str | None = None,
         clock: Callable[[], float] = time.time,
+        key_cache: KeyCache | None = None,
     ) -> None:
         self._client = client
         self._table = table
         self._cache_table = cache_table or table
         self._clock = clock
-        self._keys: dict[str, tuple[float, ApiKey | None]] = {}
+        self._keys = (
+            KeyCache(KEY_CACHE_ENTRIES, KEY_CACHE_SECONDS, UNKNOWN_KEY_CACHE_SECONDS, clock=clock)
+            if key_cache is None
+            else key_cache
+        )
         self._breakers: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
@@ -114,17 +142,15 @@ class DynamoStore:
     # Keys.
 
     def find(self, digest: str) -> ApiKey | None:
-        now = self._clock()
-        with self._lock:
-            memo = self._keys.get(digest)
-        if memo is not None and memo[0] > now:
-            return memo[1]
-        item = self._client.get_item(
-            TableName=self._table, Key={"pk": _s(f"key#{digest}"), "sk": _s("key")}
-        ).get("Item")
+        cached, key = self._keys.get(digest)
+        if cached:
+            return key
+        with _unavailable("check keys"):
+            item = self._client.get_item(
+                TableName=self._table, Key={"pk": _s(f"key#{digest}"), "sk": _s("key")}
+            ).get("Item")
         key = _key_from_item(item) if item else None
-        with self._lock:
-            self._keys[digest] = (now + KEY_CACHE_SECONDS, key)
+        self._keys.put(digest, key)
         return key
 
     def create_key(
@@ -138,6 +164,7 @@ class DynamoStore:
         monthly_usd: Decimal | None = None,
         valid_until: datetime | None = None,
         cache: bool = False,
+        cache_group: str | None = None,
     ) -> tuple[str, ApiKey]:
         """A new key; the secret is returned once and stored only as its digest."""
         secret = new_secret()
@@ -152,6 +179,7 @@ class DynamoStore:
             monthly_usd=monthly_usd,
             valid_until=valid_until,
             cache=cache,
+            cache_group=cache_group,
             created_at=self._now(),
         )
         self._client.transact_write_items(
@@ -194,8 +222,7 @@ class DynamoStore:
             UpdateExpression="SET disabled = :d",
             ExpressionAttributeValues={":d": {"BOOL": disabled}},
         )
-        with self._lock:
-            self._keys.pop(digest, None)
+        self._keys.forget(digest)
 
     def list_keys(self) -> list[ApiKey]:
         keys: list[ApiKey] = []
@@ -213,8 +240,9 @@ class DynamoStore:
     def admit(self, key: ApiKey, estimate_usd: Decimal) -> Admission:
         clock = self._clock()
         minute = int(clock // 60)
-        headers = self._count_request(key, minute, clock) if key.rpm or key.tpm else {}
-        reserved = self._reserve(key, estimate_usd) if key.budgeted else 0
+        with _unavailable("check this key's limits"):
+            headers = self._count_request(key, minute, clock) if key.rpm or key.tpm else {}
+            reserved = self._reserve(key, estimate_usd) if key.budgeted else 0
         return Admission(key, Decimal(reserved), minute, headers)
 
     def _count_request(self, key: ApiKey, minute: int, clock: float) -> dict[str, str]:
@@ -342,7 +370,8 @@ class DynamoStore:
                         "ExpressionAttributeValues": {":d": _n(delta)},
                     }
                 }
-                for sk, *_ in self._budgets(key, record.at)
+                # The periods the reservation went to, even when settled (or replayed) later.
+                for sk, *_ in self._budgets(key, datetime.fromtimestamp(admission.minute * 60, UTC))
             )
         try:
             # The request id makes a repeated settlement a no-op (DynamoDB idempotency token);
@@ -381,9 +410,14 @@ class DynamoStore:
         with self._lock:
             memo = self._breakers.get(label)
         if memo is None or memo[0] <= now:
-            item = self._client.get_item(
-                TableName=self._table, Key={"pk": _s(f"breaker#{label}"), "sk": _s("state")}
-            ).get("Item")
+            try:
+                item = self._client.get_item(
+                    TableName=self._table, Key={"pk": _s(f"breaker#{label}"), "sk": _s("state")}
+                ).get("Item")
+            except (BotoCoreError, ClientError):
+                # The shared state is advice: without the table, this instance's own breakers
+                # still decide, and the request goes on.
+                item = None
             until = float(item["open_until"]["N"]) if item else 0.0
             memo = (now + BREAKER_CACHE_SECONDS, until)
             with self._lock:
@@ -392,6 +426,12 @@ class DynamoStore:
 
     def trip(self, label: str, seconds: float) -> None:
         until = self._clock() + seconds
+        with contextlib.suppress(BotoCoreError, ClientError):  # advice, as in is_open
+            self._put_breaker(label, until)
+        with self._lock:
+            self._breakers[label] = (self._clock() + BREAKER_CACHE_SECONDS, until)
+
+    def _put_breaker(self, label: str, until: float) -> None:
         self._client.put_item(
             TableName=self._table,
             Item={
@@ -401,8 +441,6 @@ class DynamoStore:
                 "expires_at": _n(int(until) + 3600),
             },
         )
-        with self._lock:
-            self._breakers[label] = (self._clock() + BREAKER_CACHE_SECONDS, until)
 
     # Response cache.
 
@@ -442,6 +480,8 @@ def _key_item(digest: str, key: ApiKey) -> dict[str, Any]:
         value = getattr(key, name)
         if value is not None:
             item[name] = _n(value)
+    if key.cache_group:
+        item["cache_group"] = _s(key.cache_group)
     if key.valid_until is not None:
         item["valid_until"] = _s(key.valid_until.isoformat())
     if key.created_at is not None:
@@ -467,6 +507,7 @@ def _key_from_item(item: dict[str, Any]) -> ApiKey:
         ),
         disabled=item.get("disabled", {}).get("BOOL", False),
         cache=item.get("cache", {}).get("BOOL", False),
+        cache_group=item["cache_group"]["S"] if "cache_group" in item else None,
         created_at=(
             datetime.fromisoformat(item["created_at"]["S"]) if "created_at" in item else None
         ),

@@ -6,6 +6,10 @@ Keys are stored only as SHA-256 digests; the secret is shown once, when it is cr
 from __future__ import annotations
 
 import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -38,7 +42,15 @@ class ApiKey:
     disabled: bool = False
     # Opt in to the exact-match response cache for every request of this key.
     cache: bool = False
+    # Keys naming the same group share cached replies; a key without one sees only its own.
+    cache_group: str | None = None
     created_at: datetime | None = field(default=None, compare=False)
+
+    @property
+    def cache_scope(self) -> str:
+        """Part of every cache key: a reply is never served to a key outside its scope (it
+        would tell that key what another asked, and let it ride on another's spend)."""
+        return f"group:{self.cache_group}" if self.cache_group else f"key:{self.key_id}"
 
     @property
     def budgeted(self) -> bool:
@@ -85,3 +97,52 @@ class ChainedKeys:
             if found is not None:
                 return found
         return None
+
+
+class KeyCache:
+    """Looked-up keys by digest, bounded: at most `capacity` (least recently used go first),
+    each trusted for `ttl` seconds so a revocation takes effect within it. An unknown key is
+    remembered only `negative_ttl` seconds: long enough to absorb a burst of retries, short
+    enough that a key issued just now works at once, and a flood of made-up keys cannot crowd
+    out the real ones for long."""
+
+    def __init__(
+        self,
+        capacity: int = 10_000,
+        ttl: float = 10.0,
+        negative_ttl: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._capacity = capacity
+        self._ttl = ttl
+        self._negative_ttl = negative_ttl
+        self._clock = clock
+        self._entries: OrderedDict[str, tuple[float, ApiKey | None]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, digest: str) -> tuple[bool, ApiKey | None]:
+        """(True, key or None) when a fresh answer is cached; (False, None) otherwise."""
+        with self._lock:
+            entry = self._entries.get(digest)
+            if entry is None:
+                return False, None
+            if entry[0] <= self._clock():
+                del self._entries[digest]
+                return False, None
+            self._entries.move_to_end(digest)
+            return True, entry[1]
+
+    def put(self, digest: str, key: ApiKey | None) -> None:
+        ttl = self._ttl if key is not None else self._negative_ttl
+        with self._lock:
+            self._entries[digest] = (self._clock() + ttl, key)
+            self._entries.move_to_end(digest)
+            while len(self._entries) > self._capacity:
+                self._entries.popitem(last=False)
+
+    def forget(self, digest: str) -> None:
+        with self._lock:
+            self._entries.pop(digest, None)
+
+    def __len__(self) -> int:
+        return len(self._entries)

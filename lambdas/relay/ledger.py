@@ -12,7 +12,7 @@ from typing import Protocol
 
 from relay.keys import ApiKey
 from relay.log import logger
-from relay.metering import UsageRecord
+from relay.usage import UsageRecord
 
 
 @dataclass(frozen=True)

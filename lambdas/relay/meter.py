@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any
 from relay import offload
 from relay.backends.base import Event, Metrics
 from relay.catalog import Model
-from relay.cost import cost_usd
 from relay.errors import ApiError
 from relay.ledger import Admission, Ledger
 from relay.log import logger
-from relay.metering import UsageRecord, usage_numbers
 from relay.metrics import emit
+from relay.pricing import cost_usd
+from relay.spool import dumps
+from relay.usage import UsageRecord, usage_numbers
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -116,9 +117,16 @@ class Meter:
         try:
             await offload.call(self._ledger, self._ledger.settle, self._admission, record)
         except Exception:
-            # The reply stands; a failed settlement is logged for reconciliation, not retried
-            # here (the idempotent record makes a later replay safe).
-            logger.exception("usage settlement failed", extra={"request_id": record.request_id})
+            # The reply stands. Retries and the spool are behind the ledger; past them (no spool
+            # configured, or the spool down too) the log line carries the spool entry (ids,
+            # tokens, cost; never content), which `relaykit usage-replay` takes from a file.
+            logger.exception(
+                "usage settlement failed",
+                extra={
+                    "request_id": record.request_id,
+                    "unsettled": dumps(self._admission, record),
+                },
+            )
         if self._metrics:
             emit(
                 record,

@@ -13,8 +13,8 @@ import os
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
-from relay.metering import UsageRecord
 from relay.settings import metrics_per_key
+from relay.usage import UsageRecord
 
 DEFAULT_NAMESPACE = "ClaudeRelay"
 

@@ -17,11 +17,13 @@ import anyio
 from relay import offload
 from relay.errors import ApiError, ErrorType
 
-# Worth another try on the same route: the provider may answer next time.
+# Provider-side failures: worth another try on the same route (the provider may answer next
+# time), and the only errors a breaker counts.
 RETRYABLE = frozenset(
     {ErrorType.RATE_LIMIT, ErrorType.API, ErrorType.OVERLOADED, ErrorType.TIMEOUT}
 )
 # Worth another route, not another try: this route cannot serve the model (access, region).
+# Not a breaker failure: the provider answered, and other models on the route are unaffected.
 FAILOVER_ONLY = frozenset({ErrorType.PERMISSION, ErrorType.NOT_FOUND})
 
 T = TypeVar("T")
@@ -77,6 +79,11 @@ class CircuitBreaker:
                 return False
             self._trial = True
             return True
+
+    def abandon(self) -> None:
+        """A trial that ended without a verdict (the caller went away): the next one may try."""
+        with self._lock:
+            self._trial = False
 
     def success(self) -> None:
         with self._lock:
@@ -140,7 +147,9 @@ class Resilience:
     ) -> Outcome[T, R]:
         """Call along `routes`, retrying and failing over; raise the last error if all fail.
 
-        A route whose breaker is open is skipped, unless it is the last one left.
+        `label` names a route's breaker (route and model). A route whose breaker is open is
+        skipped, unless it is the last one left. Whatever a call raises, its breaker hears of
+        it, so a half-open trial always ends.
         """
         deadline = self.clock() + self.policy.deadline
         last: ApiError | None = None
@@ -157,22 +166,37 @@ class Resilience:
                     value = await call(route)
                 except ApiError as error:
                     last = error
-                    if error.type not in RETRYABLE | FAILOVER_ONLY:
-                        raise
-                    if breaker.failure() and self.board is not None:
-                        board = self.board
-                        await offload.call(board, board.trip, name, self.breaker_cooldown)
-                    if error.type in FAILOVER_ONLY or attempt + 1 == self.policy.attempts:
+                    if error.type not in RETRYABLE:
+                        # The provider answered (a refusal): the route is up.
+                        breaker.success()
+                        if error.type not in FAILOVER_ONLY:
+                            raise
+                        break
+                    await self._failed(name, breaker)
+                    if attempt + 1 == self.policy.attempts:
                         break
                     delay = self.policy.backoff(attempt, _retry_after(error), self.rng)
                     if self.clock() + delay > deadline:
                         raise
                     await self.sleep(delay)
+                except Exception:
+                    # Unforeseen (a transport error no backend mapped, a bug): counted as the
+                    # route failing, so a half-open trial cannot stay in flight for good.
+                    await self._failed(name, breaker)
+                    raise
+                except BaseException:
+                    breaker.abandon()  # cancelled: the client left, the route said nothing
+                    raise
                 else:
                     breaker.success()
                     return Outcome(value, route, attempts, failed_over=index > 0)
         assert last is not None, "no route was tried"
         raise last
+
+    async def _failed(self, name: str, breaker: CircuitBreaker) -> None:
+        if breaker.failure() and self.board is not None:
+            board = self.board
+            await offload.call(board, board.trip, name, self.breaker_cooldown)
 
     async def _available(self, name: str, breaker: CircuitBreaker) -> bool:
         board = self.board

@@ -36,7 +36,7 @@ from relay.keys import ApiKey
 from relay.ledger import Admission
 from relay.log import logger
 from relay.meter import Meter
-from relay.metering import estimate_usd
+from relay.pricing import estimate_chain_usd
 from relay.resilience import Outcome
 from relay.services import Services
 from relay.settings import Settings
@@ -98,6 +98,7 @@ class Handlers:
     async def count_tokens(self, request: Request) -> Response:
         key = await self.authenticate(request)
         body = await self.read_json(request)
+        self._authorize_named(key, body)
         plan = plan_count(body, _betas(request), self.settings, self.routes)
         authorize(key, plan.model)
         _note(request, plan)
@@ -121,6 +122,7 @@ class Handlers:
         metered and logged. The seam every API shape (Anthropic's, OpenAI's) goes through; `body`
         is an Anthropic Messages request."""
         key = await self.authenticate(request)
+        self._authorize_named(key, body)
         plan = plan_message(body, _betas(request), self.settings, self.routes)
         authorize(key, plan.model)
         _note(request, plan)
@@ -129,11 +131,9 @@ class Handlers:
             hit = await self._cached(request, key, plan, cache_key)
             if hit is not None:
                 return hit
-        primary = plan.routes[0]
         # Walking the body for an estimate is only worth it when a budget needs a reservation.
-        estimate = (
-            estimate_usd(primary.model, plan.body, primary.premium) if key.budgeted else Decimal(0)
-        )
+        chain = ((route.model, route.premium) for route in plan.routes)
+        estimate = estimate_chain_usd(chain, plan.body) if key.budgeted else Decimal(0)
         ledger = self.services.ledger
         admission = await offload.call(ledger, ledger.admit, key, estimate)
         meter = self._meter(request, plan, admission)
@@ -168,10 +168,22 @@ class Handlers:
             headers["x-cache"] = "miss"
         return Exchange(plan, headers, message=reply)
 
+    def _authorize_named(self, key: ApiKey, body: object) -> None:
+        """A key that may not use the model it names hears so before anything about the rest of
+        the body (which would tell it what the relay accepts for a model it cannot use)."""
+        name = body.get("model") if isinstance(body, dict) else None
+        if not isinstance(name, str):
+            return
+        try:
+            chain, _ = self.routes.chain(name)
+        except ApiError:
+            return  # an unknown model: planning says so
+        authorize(key, chain[0].model)
+
     async def _run(self, plan: Plan, call: Callable[[Route], Awaitable[T]]) -> Outcome[T, Route]:
         """`call` along the plan's routes with retries and failover."""
         try:
-            return await self.services.resilience.run(plan.routes, _label, call)
+            return await self.services.resilience.run(plan.routes, _breaker, call)
         except ApiError as error:
             if error.type is ErrorType.RATE_LIMIT and "retry-after" not in error.headers:
                 retry = str(self.settings.retry_after_seconds)
@@ -186,11 +198,14 @@ class Handlers:
         return Meter(request, plan, admission, ledger, metrics=metrics, cached=cached)
 
     def _cache_key(self, request: Request, key: ApiKey, plan: Plan) -> str | None:
-        """The cache key of a non-streamed request that opted in (by key or header)."""
+        """The cache key of a non-streamed request that opted in (by key or header), within the
+        key's cache scope."""
         wanted = request.headers.get("x-relay-cache", "on" if key.cache else "off")
         if plan.stream or wanted != "on" or self.services.cache is None:
             return None
-        canonical = json.dumps([plan.model.anthropic_id, plan.body], sort_keys=True)
+        canonical = json.dumps(
+            [key.cache_scope, plan.model.anthropic_id, plan.body], sort_keys=True
+        )
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     async def _cached(
@@ -256,8 +271,10 @@ def _betas(request: Request) -> list[str]:
     return request.headers.getlist("anthropic-beta")
 
 
-def _label(route: Route) -> str:
-    return route.label
+def _breaker(route: Route) -> str:
+    """A breaker per route and model: one model failing (or lacking access) on a route does not
+    move the others."""
+    return f"{route.label}/{route.model_id}"
 
 
 async def _open(route: Route, body: dict[str, Any]) -> tuple[Stream, Event | None]:

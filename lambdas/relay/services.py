@@ -106,7 +106,12 @@ class Services:
                 settings.dynamodb_endpoint_url,
                 table_session or session,
             )
-            keys, ledger, cache, board = ChainedKeys(static, store), store, store, store
+            from relay.spool import SpooledLedger, open_spool
+
+            where = settings.usage_spool
+            spool = open_spool(where, table_session or session) if where else None
+            keys, cache, board = ChainedKeys(static, store), store, store
+            ledger = SpooledLedger(store, spool)
         policy = RetryPolicy(
             attempts=settings.retry_attempts,
             base_delay=settings.retry_base_delay,

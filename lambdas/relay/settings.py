@@ -49,6 +49,9 @@ class Settings:
     models: tuple[Model, ...] | None = None
     auth: AuthMode = AuthMode.KEYS
     key_digests: frozenset[str] = frozenset()
+    # Behind API Gateway: ids (rk_...) of gateway keys the table does not know that may still
+    # call, without limits. Any other key the table does not know is refused.
+    unlimited_key_ids: frozenset[str] = frozenset()
     bedrock_endpoint_url: str | None = None
     guardrail_id: str | None = None
     guardrail_version: str | None = None
@@ -74,6 +77,8 @@ class Settings:
     table_name: str | None = None
     cache_table_name: str | None = None
     dynamodb_endpoint_url: str | None = None
+    # Where usage records go when the table does not take them: a file path or an SQS queue URL.
+    usage_spool: str | None = None
     cache_ttl_seconds: int = 3600
     retry_attempts: int = 3
     retry_base_delay: float = 0.25
@@ -104,6 +109,14 @@ class Settings:
                 "no keys: set RELAY_TABLE_NAME (keys issued with `relaykit keys create`) or "
                 "RELAY_API_KEYS, or RELAY_AUTH=api-gateway when API Gateway checks keys"
             )
+        if self.auth is AuthMode.API_GATEWAY and not (
+            self.table_name or self.key_digests or self.unlimited_key_ids
+        ):
+            raise ConfigError(
+                "RELAY_AUTH=api-gateway admits only keys the relay knows: set RELAY_TABLE_NAME "
+                "(keys issued with `relaykit keys create --usage-plan`), or list gateway keys to "
+                "admit without limits in RELAY_UNLIMITED_KEY_IDS (their rk_... ids)"
+            )
         if bool(self.guardrail_id) != bool(self.guardrail_version):
             raise ConfigError(
                 "RELAY_GUARDRAIL_ID and RELAY_GUARDRAIL_VERSION go together: set both or neither"
@@ -128,6 +141,7 @@ class Settings:
             models=_models(env.get("RELAY_MODELS", ""), catalog) or None,
             auth=_enum(env, "RELAY_AUTH", AuthMode, AuthMode.KEYS),
             key_digests=frozenset(key_digest(k) for k in _csv(env.get("RELAY_API_KEYS", ""))),
+            unlimited_key_ids=frozenset(_csv(env.get("RELAY_UNLIMITED_KEY_IDS", ""))),
             bedrock_endpoint_url=env.get("RELAY_BEDROCK_ENDPOINT_URL") or None,
             guardrail_id=env.get("RELAY_GUARDRAIL_ID") or None,
             guardrail_version=env.get("RELAY_GUARDRAIL_VERSION") or None,
@@ -143,6 +157,7 @@ class Settings:
             table_name=env.get("RELAY_TABLE_NAME") or None,
             cache_table_name=env.get("RELAY_CACHE_TABLE_NAME") or None,
             dynamodb_endpoint_url=env.get("RELAY_DYNAMODB_ENDPOINT_URL") or None,
+            usage_spool=env.get("RELAY_USAGE_SPOOL") or None,
             cache_ttl_seconds=_int(env, "RELAY_CACHE_TTL_SECONDS", cls.cache_ttl_seconds),
             retry_attempts=_int(env, "RELAY_RETRY_ATTEMPTS", cls.retry_attempts),
             retry_base_delay=env_number(env, "RELAY_RETRY_BASE_DELAY", cls.retry_base_delay),

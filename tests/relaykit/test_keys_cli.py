@@ -101,3 +101,20 @@ def test_bad_limits_exit_2(store, bad: list[str]) -> None:
     with pytest.raises(SystemExit) as raised:
         main(["keys", "create", *WHERE, "--owner", "x", *bad])
     assert raised.value.code == 2
+
+
+def test_usage_replay_settles_a_spooled_record(store, capsys, tmp_path) -> None:
+    from relay.spool import FileSpool, dumps
+    from relay.usage import UsageRecord
+
+    _, key = store.create_key("team-a", daily_usd=Decimal(1))
+    admission = store.admit(key, Decimal("0.5"))
+    spool = FileSpool(tmp_path / "usage.jsonl")
+    record = UsageRecord(
+        "req_1", key.key_id, "m", "bedrock/us-east-1", "x", "ok", cost_usd=Decimal("0.1")
+    )
+    spool.keep(dumps(admission, record))
+    main(["usage-replay", *WHERE, "--spool", str(spool.path)])
+    assert "1 usage records settled, 0 left" in capsys.readouterr().out
+    assert [r.request_id for r in store.usage(key.key_id)] == ["req_1"]
+    assert store.spent(key.key_id, f"day#{record.at:%Y-%m-%d}") == Decimal("0.1")

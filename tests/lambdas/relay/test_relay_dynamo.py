@@ -9,11 +9,17 @@ from decimal import Decimal
 
 import pytest
 
-from relay.dynamo import DynamoStore
+from relay.dynamo import (
+    KEY_CACHE_ENTRIES,
+    KEY_CACHE_SECONDS,
+    UNKNOWN_KEY_CACHE_SECONDS,
+    DynamoStore,
+    _key_item,
+)
 from relay.errors import ApiError, ErrorType
-from relay.keys import ApiKey
-from relay.metering import UsageRecord
+from relay.keys import ApiKey, KeyCache
 from relay.settings import key_digest
+from relay.usage import UsageRecord
 from relaykit.local_aws import LocalAws
 from relaykit.table import create_table
 
@@ -165,3 +171,93 @@ def test_a_tripped_breaker_is_seen_by_another_instance_until_it_expires(store) -
     assert not other.is_open("bedrock/us-west-2")
     later = DynamoStore(store._client, store._table, clock=lambda: NOW + 31)
     assert not later.is_open("bedrock/us-east-1")
+
+
+class Ticks:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_key_cache_is_bounded_and_keeps_the_keys_in_use(store) -> None:
+    small = DynamoStore(store._client, store._table, key_cache=KeyCache(capacity=20, ttl=60))
+    secret, key = store.create_key("team-a")
+    for n in range(30):
+        assert small.find(key_digest(secret)) == key
+        small.find(key_digest(f"sk-relay-made-up-{n}"))
+    assert len(small._keys) == 20
+    assert small._keys.get(key_digest(secret)) == (True, key)
+
+
+def test_the_default_key_cache_has_a_bound() -> None:
+    assert DynamoStore(None, "t")._keys._capacity == KEY_CACHE_ENTRIES  # type: ignore[arg-type]
+
+
+def test_an_unknown_key_is_forgotten_quickly_and_a_known_one_kept(store) -> None:
+    ticks = Ticks()
+    fresh = DynamoStore(store._client, store._table, clock=ticks)
+    secret = "sk-relay-issued-a-moment-later"
+    assert fresh.find(key_digest(secret)) is None
+    # Issued after the failed lookup: found as soon as the short negative entry lapses.
+    _, key = store.create_key("team-a")
+    digest = key_digest(secret)
+    store._client.put_item(TableName=store._table, Item={**_key_item(digest, key)})
+    ticks.now += UNKNOWN_KEY_CACHE_SECONDS + 0.01
+    assert fresh.find(digest) == key
+    store._client.delete_item(
+        TableName=store._table, Key={"pk": {"S": f"key#{digest}"}, "sk": {"S": "key"}}
+    )
+    ticks.now += KEY_CACHE_SECONDS - 1
+    assert fresh.find(digest) == key  # still trusted
+    ticks.now += 2
+    assert fresh.find(digest) is None
+
+
+# The embedded AWS's transactions (local mode): DynamoDB's semantics, without copying tables.
+
+
+def test_a_settlement_copies_no_table(store, monkeypatch) -> None:
+    import moto.dynamodb.models as moto_dynamodb
+
+    copied: list[str] = []
+    deepcopy = moto_dynamodb.copy.deepcopy
+
+    def counting(value: object, *args: object) -> object:
+        copied.append(type(value).__name__)
+        return deepcopy(value, *args)  # type: ignore[call-arg]
+
+    monkeypatch.setattr(moto_dynamodb.copy, "deepcopy", counting)
+    _, key = store.create_key("team-a", tpm=1000, daily_usd=Decimal(1))
+    store.settle(store.admit(key, Decimal("0.3")), record(key, "req_1", "0.1"))
+    assert "Table" not in copied
+
+
+def test_a_cancelled_transaction_writes_nothing(store) -> None:
+    client, table = store._client, store._table
+    client.put_item(TableName=table, Item={"pk": {"S": "a"}, "sk": {"S": "x"}})
+    with pytest.raises(client.exceptions.TransactionCanceledException) as raised:
+        client.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": table, "Item": {"pk": {"S": "b"}, "sk": {"S": "x"}}}},
+                {
+                    "Update": {
+                        "TableName": table,
+                        "Key": {"pk": {"S": "a"}, "sk": {"S": "x"}},
+                        "UpdateExpression": "SET n = :one",
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                        "ExpressionAttributeValues": {":one": {"N": "1"}},
+                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                    }
+                },
+            ]
+        )
+    reasons = raised.value.response["CancellationReasons"]
+    assert [r["Code"] for r in reasons] == ["None", "ConditionalCheckFailed"]
+    assert reasons[1]["Item"] == {"pk": {"S": "a"}, "sk": {"S": "x"}}
+    assert "Item" not in client.get_item(TableName=table, Key={"pk": {"S": "b"}, "sk": {"S": "x"}})
+    assert (
+        "n"
+        not in client.get_item(TableName=table, Key={"pk": {"S": "a"}, "sk": {"S": "x"}})["Item"]
+    )

@@ -13,7 +13,7 @@ from relay_harness import Gateway, running_gateway
 from relay_wire import user
 
 from relay.catalog import DEFAULT_MODEL, MODELS
-from relay.metering import UsageRecord
+from relay.usage import UsageRecord
 from relaykit.simulator import SimulatorConfig
 
 MODEL = DEFAULT_MODEL.alias
@@ -191,3 +191,33 @@ def test_a_key_can_opt_in_to_the_cache_for_all_its_requests(gateway) -> None:
         model=MODEL, max_tokens=10, messages=user("key cache")
     )
     assert raw.headers["x-cache"] == "hit"
+
+
+def test_a_key_never_sees_another_keys_cached_reply(gateway) -> None:
+    headers = {"x-relay-cache": "on"}
+    secret_a, _ = gateway.store.create_key("team-a")
+    secret_b, key_b = gateway.store.create_key("team-b")
+    first = gateway.client_for(secret_a, default_headers=headers).messages.create(
+        model=MODEL, max_tokens=30, messages=user("what did team a ask")
+    )
+    raw = gateway.client_for(secret_b, default_headers=headers).messages.with_raw_response.create(
+        model=MODEL, max_tokens=30, messages=user("what did team a ask")
+    )
+    assert raw.headers["x-cache"] == "miss"
+    assert raw.parse().id != first.id
+    (record,) = records(gateway, key_b.key_id, 1)
+    assert record.cost_usd > 0
+
+
+def test_keys_of_one_cache_group_share_replies(gateway) -> None:
+    headers = {"x-relay-cache": "on"}
+    secret_a, _ = gateway.store.create_key("team-a", cache_group="docs-bot")
+    secret_b, _ = gateway.store.create_key("team-b", cache_group="docs-bot")
+    first = gateway.client_for(secret_a, default_headers=headers).messages.create(
+        model=MODEL, max_tokens=30, messages=user("shared question")
+    )
+    raw = gateway.client_for(secret_b, default_headers=headers).messages.with_raw_response.create(
+        model=MODEL, max_tokens=30, messages=user("shared question")
+    )
+    assert raw.headers["x-cache"] == "hit"
+    assert raw.parse().id == first.id

@@ -322,3 +322,72 @@ def test_a_route_open_on_the_board_is_skipped_by_another_instance() -> None:
     outcome = run(other, ("a", "b"), call)
     assert calls == ["b"]
     assert outcome.failed_over
+
+
+# What a breaker counts, and how a half-open trial ends.
+
+
+def test_client_errors_do_not_open_a_breaker() -> None:
+    chain = resilience(Clock(), attempts=1, threshold=2)
+    for _ in range(3):
+        _, call = failing(ErrorType.INVALID_REQUEST)
+        with pytest.raises(ApiError):
+            run(chain, ("a", "b"), call)
+    assert chain.breaker("a").state == "closed"
+
+
+def test_access_errors_fail_over_without_opening_the_breaker() -> None:
+    chain = resilience(Clock(), attempts=1, threshold=2)
+    for _ in range(3):
+        _, call = failing(ErrorType.PERMISSION)
+        assert run(chain, ("a", "b"), call).route == "b"
+    assert chain.breaker("a").state == "closed"
+
+
+def half_open(clock: Clock) -> Resilience:
+    chain = resilience(clock, attempts=1, threshold=1)
+    _, call = failing(ErrorType.OVERLOADED)
+    run(chain, ("a", "b"), call)
+    clock.now += chain.breaker_cooldown
+    assert chain.breaker("a").state == "half-open"
+    return chain
+
+
+def test_a_half_open_trial_ending_in_a_client_error_closes_the_breaker() -> None:
+    chain = half_open(Clock())
+    _, call = failing(ErrorType.INVALID_REQUEST)
+    with pytest.raises(ApiError):
+        run(chain, ("a", "b"), call)
+    calls, call = failing()
+    assert run(chain, ("a", "b"), call).route == "a"
+    assert calls == ["a"]
+
+
+def test_a_half_open_trial_ending_in_an_unexpected_exception_does_not_stick() -> None:
+    clock = Clock()
+    chain = half_open(clock)
+
+    async def broken(route: str) -> str:
+        raise RuntimeError("unforeseen")
+
+    with pytest.raises(RuntimeError):
+        run(chain, ("a", "b"), broken)
+    # The trial failed: open again for a cool-down, then a new trial is let through.
+    assert chain.breaker("a").state == "open"
+    clock.now += chain.breaker_cooldown
+    _, call = failing()
+    assert run(chain, ("a", "b"), call).route == "a"
+    assert chain.breaker("a").state == "closed"
+
+
+def test_a_half_open_trial_cancelled_with_its_client_lets_the_next_one_try() -> None:
+    chain = half_open(Clock())
+
+    async def cancelled(route: str) -> str:
+        raise asyncio.CancelledError
+
+    with pytest.raises(asyncio.CancelledError):
+        run(chain, ("a", "b"), cancelled)
+    calls, call = failing()
+    assert run(chain, ("a", "b"), call).route == "a"
+    assert calls == ["a"]

@@ -68,9 +68,14 @@ def test_unknown_model_error_lists_the_catalog_aliases() -> None:
     assert all(m.alias in str(raised.value) for m in MODELS)
 
 
-def test_api_gateway_auth_needs_no_keys() -> None:
-    settings = Settings.from_env({"RELAY_BEDROCK_REGION": "us-east-1", "RELAY_AUTH": "api-gateway"})
+def test_api_gateway_auth_needs_a_table_or_listed_keys() -> None:
+    gateway = {"RELAY_BEDROCK_REGION": "us-east-1", "RELAY_AUTH": "api-gateway"}
+    with pytest.raises(ConfigError, match="RELAY_UNLIMITED_KEY_IDS"):
+        Settings.from_env(gateway)
+    settings = Settings.from_env({**gateway, "RELAY_TABLE_NAME": "keys"})
     assert settings.auth is AuthMode.API_GATEWAY
+    listed = Settings.from_env({**gateway, "RELAY_UNLIMITED_KEY_IDS": "rk_1, rk_2"})
+    assert listed.unlimited_key_ids == {"rk_1", "rk_2"}
 
 
 def test_a_named_model_that_cannot_be_routed_stops_the_start() -> None:

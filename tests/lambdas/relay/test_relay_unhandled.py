@@ -11,9 +11,9 @@ from relay.app import create_app
 from relay.catalog import DEFAULT_MODEL
 from relay.keys import ApiKey
 from relay.ledger import Admission
-from relay.metering import UsageRecord
 from relay.services import Services
 from relay.settings import Settings, key_digest
+from relay.usage import UsageRecord
 
 
 class Broken:

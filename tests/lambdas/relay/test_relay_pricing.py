@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from relay.catalog import HAIKU_4_5, MILLION
-from relay.cost import cost_usd
+from relay.pricing import cost_usd
 
 P = HAIKU_4_5.prices
 

@@ -131,7 +131,7 @@ class Server:
     proc: subprocess.Popen[bytes] | None = None
 
     def start(
-        self, port: int, first: Callable[[str], bool] | None = None, timeout: float = 120
+        self, port: int, first: Callable[[str], bool] | None = None, timeout: float = 300
     ) -> float:
         """Start on `port`; seconds until `first(url)` (or the health path) succeeds."""
         self.url = f"http://127.0.0.1:{port}"

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import anyio
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
@@ -36,6 +36,7 @@ from relay.keys import ApiKey
 from relay.ledger import Admission
 from relay.meter import Meter
 from relay.metering import estimate_usd
+from relay.pump import pumped
 from relay.resilience import Outcome
 from relay.services import Services
 from relay.settings import Settings
@@ -97,7 +98,7 @@ class Handlers:
         exchange = await self.exchange(request, await self.read_json(request))
         if exchange.events is not None:
             return StreamingResponse(
-                sse.encode_stream(exchange.events),
+                sse.coalesced(sse.encode_stream(exchange.events)),
                 media_type="text/event-stream",
                 headers={**exchange.headers, "cache-control": "no-cache"},
             )
@@ -207,7 +208,7 @@ class Handlers:
                 add_usage(usage, first)
                 meter.saw(first)
                 yield present_event(first, model)
-            async for event in iterate_in_threadpool(stream.events):
+            async for event in pumped(stream.events):
                 add_usage(usage, event)
                 meter.saw(event)
                 yield present_event(event, model)

@@ -71,6 +71,21 @@ def parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="serve the relay in the foreground")
     _relay_options(serve)
+    serve.add_argument(
+        "--keep-alive", type=float, default=65.0, help="idle keep-alive seconds (default 65)"
+    )
+    serve.add_argument(
+        "--limit-concurrency",
+        type=int,
+        default=800,
+        help="connections at once before answering 503 (default 800)",
+    )
+    serve.add_argument(
+        "--graceful-shutdown",
+        type=float,
+        default=120.0,
+        help="seconds a shutdown waits for open requests and streams (default 120)",
+    )
 
     commands.add_parser("models", help="list the model catalog: ids, lifecycle, profiles, prices")
     add_key_commands(commands)
@@ -125,9 +140,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 run_local(options)
         elif args.command == "serve":
-            from relaykit.serve import serve
+            from relaykit.serve import ServerOptions, serve
 
-            serve(args.host, args.port, args.backend, args.region, args.routing, args.key)
+            server = ServerOptions(args.keep_alive, args.limit_concurrency, args.graceful_shutdown)
+            serve(args.host, args.port, args.backend, args.region, args.routing, args.key, server)
         elif args.command in ("keys", "usage"):
             from relaykit.keys_cli import run
 

@@ -6,8 +6,9 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Mapping
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import httpx
 import uvicorn
@@ -56,8 +57,23 @@ class Running:
 class ThreadedServer(Running):
     """Serves `app` on host:port (a free port when 0) while running; `url` says where."""
 
-    def __init__(self, app: ASGIApp, *, host: str = LOOPBACK, port: int = 0, name: str) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        host: str = LOOPBACK,
+        port: int = 0,
+        name: str,
+        options: Mapping[str, Any] | None = None,
+    ) -> None:
+        """`options`: uvicorn.Config arguments, e.g. `ServerOptions().uvicorn_config()`."""
         self.app = app
+        self._options = {
+            "log_level": "warning",
+            "access_log": False,
+            "timeout_graceful_shutdown": 1,
+            **(options or {}),
+        }
         self.name = name
         self._host = host
         self._port = port
@@ -93,9 +109,7 @@ class ThreadedServer(Running):
             message = f"cannot serve the {self.name} on {self._host}:{self._port}: {error.strerror}"
             raise OSError(message) from None
         self._socket = sock
-        config = uvicorn.Config(
-            self.app, log_level="warning", access_log=False, timeout_graceful_shutdown=1
-        )
+        config = uvicorn.Config(self.app, **self._options)
         server = uvicorn.Server(config)
         self._server = server
         self._thread = threading.Thread(

@@ -8,13 +8,17 @@ costs ~175 ms more to import and build here than Starlette with uvicorn and boto
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from relay.access import AccessMiddleware
 from relay.core import Routes
@@ -51,12 +55,58 @@ async def _http_error(request: Request, error: Exception) -> Response:
     )
 
 
+class InputLimits:
+    """Refuses a request whose headers are too many or too large (431 in the API's shape) and
+    serves a path with a trailing slash as the path without it (no 307 that clients would have to
+    follow with their body). Plain ASGI, so streamed responses pass through untouched."""
+
+    def __init__(self, app: ASGIApp, max_headers: int, max_header_bytes: int) -> None:
+        self.app = app
+        self.max_headers = max_headers
+        self.max_header_bytes = max_header_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = scope["headers"]
+            size = sum(len(name) + len(value) for name, value in headers)
+            if len(headers) > self.max_headers or size > self.max_header_bytes:
+                error = header_error(self.max_headers, self.max_header_bytes)
+                # Before routing: the path alone says which API's shape the answer takes.
+                openai = scope["path"].startswith("/v1/chat/")
+                body = openai_errors.body(error) if openai else error.body()
+                response = Response(body, error.status, media_type="application/json")
+                await response(scope, receive, send)
+                return
+            path: str = scope["path"]
+            if len(path) > 1 and path.endswith("/"):
+                scope = {**scope, "path": path.rstrip("/") or "/"}
+        await self.app(scope, receive, send)
+
+
+def header_error(max_headers: int, max_header_bytes: int) -> ApiError:
+    return ApiError(
+        ErrorType.INVALID_REQUEST,
+        f"The request headers exceed the relay's limits ({max_headers} headers, "
+        f"{max_header_bytes} bytes in all).",
+        "headers_too_large",
+        http_status=431,
+    )
+
+
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
     """Build the relay. Without arguments it reads the environment and calls real AWS."""
     settings = settings or Settings.from_env(os.environ)
     services = services or Services.from_env(settings, os.environ)
     routes = Routes.plan(settings, services.backends)
     handlers = Handlers(settings, routes, services)
+    threads = settings.threads
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Sized once per event loop: anyio's default limiter (40) serves every blocking call.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        yield
+
     return Starlette(
         routes=[
             Route("/health", handlers.health, methods=["GET"]),
@@ -67,6 +117,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             # Chat Completions, and /v1/models in OpenAI's or Anthropic's shape by header.
             *openai_routes(handlers),
         ],
-        middleware=[Middleware(AccessMiddleware)],
+        middleware=[
+            Middleware(AccessMiddleware),
+            Middleware(InputLimits, settings.max_headers, settings.max_header_bytes),
+        ],
+        lifespan=lifespan,
         exception_handlers={ApiError: _api_error, HTTPException: _http_error},
     )

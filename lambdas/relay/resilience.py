@@ -1,6 +1,6 @@
 """Retries with backoff, failover along a chain of routes, and a circuit breaker per route.
 
-Pure policy: the callers (routes) run it in a worker thread around blocking backend calls.
+Pure policy, on the event loop: the calls it makes are the backends' coroutines.
 """
 
 from __future__ import annotations
@@ -8,10 +8,13 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
+import anyio
+
+from relay import offload
 from relay.errors import ApiError, ErrorType
 
 # Worth another try on the same route: the provider may answer next time.
@@ -94,6 +97,9 @@ class BreakerBoard(Protocol):
     """Breaker state shared between relay instances (DynamoDB in production): an instance that
     opens a breaker posts it, so the others skip the route too instead of each learning it."""
 
+    # True when its calls block on the network (they then run in a worker thread).
+    blocking: bool
+
     def is_open(self, label: str) -> bool: ...
 
     def trip(self, label: str, seconds: float) -> None: ...
@@ -114,7 +120,7 @@ class Resilience:
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     breaker_threshold: int = 5
     breaker_cooldown: float = 30.0
-    sleep: Callable[[float], None] = time.sleep
+    sleep: Callable[[float], Awaitable[None]] = anyio.sleep
     clock: Callable[[], float] = time.monotonic
     rng: random.Random = field(default_factory=random.Random)
     board: BreakerBoard | None = None
@@ -129,8 +135,8 @@ class Resilience:
                 )
             return self._breakers[label]
 
-    def run(
-        self, routes: tuple[R, ...], label: Callable[[R], str], call: Callable[[R], T]
+    async def run(
+        self, routes: tuple[R, ...], label: Callable[[R], str], call: Callable[[R], Awaitable[T]]
     ) -> Outcome[T, R]:
         """Call along `routes`, retrying and failing over; raise the last error if all fail.
 
@@ -143,32 +149,34 @@ class Resilience:
             name = label(route)
             breaker = self.breaker(name)
             last_route = index == len(routes) - 1
-            if not last_route and not self._available(name, breaker):
+            if not last_route and not await self._available(name, breaker):
                 continue
             for attempt in range(self.policy.attempts):
                 attempts += 1
                 try:
-                    value = call(route)
+                    value = await call(route)
                 except ApiError as error:
                     last = error
                     if error.type not in RETRYABLE | FAILOVER_ONLY:
                         raise
                     if breaker.failure() and self.board is not None:
-                        self.board.trip(name, self.breaker_cooldown)
+                        board = self.board
+                        await offload.call(board, board.trip, name, self.breaker_cooldown)
                     if error.type in FAILOVER_ONLY or attempt + 1 == self.policy.attempts:
                         break
                     delay = self.policy.backoff(attempt, _retry_after(error), self.rng)
                     if self.clock() + delay > deadline:
                         raise
-                    self.sleep(delay)
+                    await self.sleep(delay)
                 else:
                     breaker.success()
                     return Outcome(value, route, attempts, failed_over=index > 0)
         assert last is not None, "no route was tried"
         raise last
 
-    def _available(self, name: str, breaker: CircuitBreaker) -> bool:
-        if self.board is not None and self.board.is_open(name):
+    async def _available(self, name: str, breaker: CircuitBreaker) -> bool:
+        board = self.board
+        if board is not None and await offload.call(board, board.is_open, name):
             return False
         return breaker.allow()
 

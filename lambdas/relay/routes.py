@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from relay import offload, sse
 from relay.auth import authenticate, authorize
 from relay.backends.base import Event, Stream
+from relay.body import read_json as read_body
 from relay.core import (
     Plan,
     Route,
@@ -31,12 +32,12 @@ from relay.core import (
     present_event,
     present_message,
 )
-from relay.errors import ApiError, ErrorType, invalid_request
+from relay.errors import ApiError, ErrorType
 from relay.keys import ApiKey
 from relay.ledger import Admission
+from relay.log import logger
 from relay.meter import Meter
 from relay.metering import estimate_usd
-from relay.pump import pumped
 from relay.resilience import Outcome
 from relay.services import Services
 from relay.settings import Settings
@@ -154,10 +155,10 @@ class Handlers:
             headers["x-cache"] = "miss"
         return Exchange(plan, headers, message=reply)
 
-    async def _run(self, plan: Plan, call: Callable[[Route], T]) -> Outcome[T, Route]:
-        """`call` along the plan's routes with retries and failover, in a worker thread."""
+    async def _run(self, plan: Plan, call: Callable[[Route], Awaitable[T]]) -> Outcome[T, Route]:
+        """`call` along the plan's routes with retries and failover."""
         try:
-            return await run_in_threadpool(self.services.resilience.run, plan.routes, _label, call)
+            return await self.services.resilience.run(plan.routes, _label, call)
         except ApiError as error:
             if error.type is ErrorType.RATE_LIMIT and "retry-after" not in error.headers:
                 retry = str(self.settings.retry_after_seconds)
@@ -208,7 +209,7 @@ class Handlers:
                 add_usage(usage, first)
                 meter.saw(first)
                 yield present_event(first, model)
-            async for event in pumped(stream.events):
+            async for event in stream.events:
                 add_usage(usage, event)
                 meter.saw(event)
                 yield present_event(event, model)
@@ -216,10 +217,15 @@ class Handlers:
         except ApiError as failure:
             error = failure
             yield failure.payload()
+        except Exception:
+            # A failure no backend mapped still ends the stream in the API's shape, recorded.
+            logger.exception("stream failed")
+            error = ApiError(ErrorType.API, "The stream failed.", "stream_failed")
+            yield error.payload()
         finally:
-            stream.close()
             # Shielded: a client that went away is still charged for what was generated.
             with anyio.CancelScope(shield=True):
+                await stream.close()
                 await meter.finish(
                     usage,
                     provider=stream.metrics,
@@ -228,27 +234,8 @@ class Handlers:
                 )
 
     async def read_json(self, request: Request) -> object:
-        limit = self.settings.max_body_bytes
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            raise _too_large(limit)
-        body = bytearray()
-        async for chunk in request.stream():
-            body.extend(chunk)
-            if len(body) > limit:
-                raise _too_large(limit)
-        try:
-            return json.loads(body)
-        except ValueError:
-            raise invalid_request("The request body is not valid JSON.", "bad_json") from None
-
-
-def _too_large(limit: int) -> ApiError:
-    return ApiError(
-        ErrorType.REQUEST_TOO_LARGE,
-        f"Request exceeds the maximum allowed number of bytes ({limit}).",
-        "too_large",
-    )
+        settings = self.settings
+        return await read_body(request, settings.max_body_bytes, settings.body_timeout)
 
 
 def _betas(request: Request) -> list[str]:
@@ -259,14 +246,15 @@ def _label(route: Route) -> str:
     return route.label
 
 
-def _open(route: Route, body: dict[str, Any]) -> tuple[Stream, Event | None]:
+async def _open(route: Route, body: dict[str, Any]) -> tuple[Stream, Event | None]:
     """Start a stream and read its first event, so a failure before the client has seen a byte
     can still be retried or failed over."""
-    stream = route.backend.stream(route.call(body))
+    stream = await route.backend.stream(route.call(body))
     try:
-        return stream, next(stream.events, None)
+        return stream, await anext(stream.events, None)
     except BaseException:
-        stream.close()
+        with anyio.CancelScope(shield=True):
+            await stream.close()
         raise
 
 

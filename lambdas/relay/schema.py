@@ -69,6 +69,15 @@ class MessagesRequest(CountTokensRequest):
     stop_sequences: list[str] | None = None
     metadata: dict[str, Any] | None = None
 
+    @field_validator("temperature", "top_p", "top_k", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # Absent means "the model's default"; an explicit null is refused by Bedrock (400 after
+        # the request was admitted), so it is refused before anything is spent.
+        if value is None:
+            raise ValueError("must be a number when present, not null")
+        return value
+
 
 _R = TypeVar("_R", bound=CountTokensRequest)
 

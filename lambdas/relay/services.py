@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from relay.backends.base import Backend
+from relay.backends.base import Backend, OnThreads
 from relay.keys import ChainedKeys, KeyStore, StaticKeys
 from relay.ledger import Ledger, LogLedger
 from relay.resilience import BreakerBoard, Resilience, RetryPolicy
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import boto3
     from google.auth.credentials import Credentials
 
+    from relay.backends.signed_http import AsyncClients
     from relay.backends.vertex_access import VertexSettings
 
 
@@ -42,6 +43,8 @@ class Backends:
     vertex_credentials: Credentials | None = None
     _built: dict[tuple[str, str], Backend] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # Bedrock's connection pools, shared by its regions.
+    _clients: AsyncClients | None = None
 
     def __call__(self, kind: str, region: str) -> Backend:
         with self._lock:
@@ -52,8 +55,12 @@ class Backends:
     def _build(self, kind: str, region: str) -> Backend:
         if kind == "bedrock":
             from relay.backends.bedrock import BedrockBackend
+            from relay.backends.signed_http import AsyncClients, HttpSettings
 
-            return BedrockBackend.for_region(self.settings, region, self.session)
+            if self._clients is None:
+                timeouts = HttpSettings(self.settings.connect_timeout, self.settings.read_timeout)
+                self._clients = AsyncClients(timeouts)
+            return BedrockBackend.for_region(self.settings, region, self.session, self._clients)
         if self.vertex is None:
             raise ConfigError(
                 "RELAY_FALLBACKS names Vertex AI but RELAY_VERTEX_PROJECT is not set: name the "
@@ -62,7 +69,7 @@ class Backends:
         from relay.backends.vertex import VertexBackend
 
         located = dataclasses.replace(self.vertex, region=region)
-        return VertexBackend.from_settings(located, self.vertex_credentials)
+        return OnThreads(VertexBackend.from_settings(located, self.vertex_credentials))
 
 
 @dataclass

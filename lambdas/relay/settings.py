@@ -45,6 +45,16 @@ class Settings:
     guardrail_id: str | None = None
     guardrail_version: str | None = None
     max_body_bytes: int = 32 * 1024 * 1024
+    # A request's headers: Claude Code and the SDKs send ~20 headers in ~2 KB; API Gateway
+    # itself refuses more than 10 KB. Past these, 431 in the API's shape.
+    max_headers: int = 100
+    max_header_bytes: int = 32 * 1024
+    # Seconds a client may take to send its whole body (a 32 MB body needs ~3 MB/s); slower or
+    # stalled clients get 408 instead of holding a connection and its buffers.
+    body_timeout: float = 10.0
+    # Worker threads for blocking calls (DynamoDB, Vertex AI): anyio's default is 40. A DynamoDB
+    # call takes ~5-20 ms, so 64 threads carry thousands a second; Bedrock calls use none.
+    threads: int = 64
     connect_timeout: float = 5.0
     read_timeout: float = 300.0
     # Bedrock does not say when to retry after throttling; this is what the client is told
@@ -101,6 +111,10 @@ class Settings:
             guardrail_id=env.get("RELAY_GUARDRAIL_ID") or None,
             guardrail_version=env.get("RELAY_GUARDRAIL_VERSION") or None,
             max_body_bytes=_int(env, "RELAY_MAX_BODY_BYTES", cls.max_body_bytes),
+            max_headers=_int(env, "RELAY_MAX_HEADERS", cls.max_headers),
+            max_header_bytes=_int(env, "RELAY_MAX_HEADER_BYTES", cls.max_header_bytes),
+            body_timeout=env_number(env, "RELAY_BODY_TIMEOUT", cls.body_timeout),
+            threads=_int(env, "RELAY_THREADS", cls.threads),
             connect_timeout=env_number(env, "RELAY_CONNECT_TIMEOUT", cls.connect_timeout),
             read_timeout=env_number(env, "RELAY_READ_TIMEOUT", cls.read_timeout),
             retry_after_seconds=_int(env, "RELAY_RETRY_AFTER_SECONDS", cls.retry_after_seconds),

@@ -278,8 +278,11 @@ def _check_semantics(body: dict[str, Any], model: Model) -> None:
 def parse_body(raw: bytes) -> dict[str, Any]:
     """The JSON object of a request body, or Bedrock's error for one that is not JSON."""
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        # Strict UTF-8, and no lone surrogates through \u escapes either (json.loads allows both):
+        # such text cannot be encoded again, and the simulator must answer, not crash.
+        body = json.loads(raw.decode("utf-8"))
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except (ValueError, UnicodeError):
         body = None
     if not isinstance(body, dict):
         raise BedrockError.validation(

@@ -1,34 +1,34 @@
-"""Amazon Bedrock through boto3's bedrock-runtime: InvokeModel, its streaming twin, CountTokens.
+"""Amazon Bedrock Runtime's InvokeModel, its streaming twin and CountTokens, on the event loop.
 
-The Anthropic body goes through unchanged (built by `relay.policy`); Bedrock's exceptions become
-Anthropic errors here, faithfully, so clients retry what is retryable and nothing else.
+Requests are signed by botocore and sent by httpx (`relay.backends.signed_http` says why); the
+event stream is parsed by botocore's own decoder. The Anthropic body goes through unchanged
+(built by `relay.policy`); Bedrock's errors, timeouts and broken connections become Anthropic
+errors here, faithfully, so clients retry what is retryable and nothing else.
 """
 
 from __future__ import annotations
 
+import base64
 import json
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING, Any, Literal, cast
+from urllib.parse import quote
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import (
-    ClientError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    EventStreamError,
-    ReadTimeoutError,
-)
+import httpx
+from botocore.eventstream import EventStreamBuffer, EventStreamMessage
 
 from relay.backends.base import Call, Event, Metrics, Stream
+from relay.backends.signed_http import AsyncClients, HttpSettings, NoCredentials, SignedHttp
 from relay.errors import ApiError, ErrorType
 
 if TYPE_CHECKING:
-    from mypy_boto3_bedrock_runtime import BedrockRuntimeClient
+    import boto3
 
     from relay.settings import Settings
 
 _METRICS_KEY = "amazon-bedrock-invocationMetrics"
+_JSON = "application/json"
+_USER_AGENT = "claude-relay-kit"
 
 # Bedrock error code -> the Anthropic error type a client of the Anthropic API would have seen.
 _ERRORS: dict[str, ErrorType] = {
@@ -54,6 +54,15 @@ _HINTS: dict[str, str] = {
     ),
 }
 
+# An error answer without a code (a proxy's, say): the code its status stands for.
+_STATUS_CODES = {
+    400: "ValidationException",
+    403: "AccessDeniedException",
+    404: "ResourceNotFoundException",
+    429: "ThrottlingException",
+    503: "ServiceUnavailableException",
+}
+
 
 def bedrock_error(code: str, message: str) -> ApiError:
     # Exceptions inside an event stream arrive named as events (`throttlingException`).
@@ -68,106 +77,158 @@ class BedrockBackend:
 
     name = "bedrock"
 
-    def __init__(self, client: BedrockRuntimeClient, settings: Settings) -> None:
-        self._client = client
+    def __init__(self, http: SignedHttp, settings: Settings) -> None:
+        self._http = http
         self._settings = settings
 
     @classmethod
     def for_region(
-        cls, settings: Settings, region: str, session: boto3.session.Session | None = None
+        cls,
+        settings: Settings,
+        region: str,
+        session: boto3.session.Session | None = None,
+        clients: AsyncClients | None = None,
     ) -> BedrockBackend:
-        """A backend with its client built once (reused across Lambda warm starts)."""
-        config = Config(
-            connect_timeout=settings.connect_timeout,
-            read_timeout=settings.read_timeout,
-            # The client decides about retries (the SDKs retry 429/5xx honouring retry-after).
-            retries={"total_max_attempts": 1},
-            max_pool_connections=64,
-            tcp_keepalive=True,
-            user_agent_extra="claude-relay-kit",
-        )
-        client = (session or boto3.session.Session()).client(
-            "bedrock-runtime",
-            region_name=region,
-            endpoint_url=settings.bedrock_endpoint_url,
-            config=config,
-        )
-        return cls(client, settings)
+        """A backend for `region`; `clients` (the connection pools) may be shared by regions."""
+        import boto3
 
-    def _guardrail(self) -> dict[str, str]:
-        if not self._settings.guardrail_id or not self._settings.guardrail_version:
-            return {}
-        return {
-            "guardrailIdentifier": self._settings.guardrail_id,
-            "guardrailVersion": self._settings.guardrail_version,
-        }
+        endpoint = (
+            settings.bedrock_endpoint_url or f"https://bedrock-runtime.{region}.amazonaws.com"
+        )
+        clients = clients or AsyncClients(
+            HttpSettings(settings.connect_timeout, settings.read_timeout)
+        )
+        credentials = (session or boto3.session.Session()).get_credentials
+        http = SignedHttp(clients, credentials, "bedrock", region, endpoint, _USER_AGENT)
+        return cls(http, settings)
 
-    def invoke(self, call: Call) -> tuple[dict[str, Any], Metrics]:
-        with _BedrockErrors():
-            response = self._client.invoke_model(
-                modelId=call.model_id,
-                body=json.dumps(call.body).encode(),
-                contentType="application/json",
-                accept="application/json",
-                **self._guardrail(),  # type: ignore[arg-type]
-            )
-            message = json.loads(response["body"].read())
-        headers = response["ResponseMetadata"].get("HTTPHeaders", {})
+    def _headers(self, accept: str) -> dict[str, str]:
+        headers = {"Content-Type": _JSON, accept: _JSON}
+        if self._settings.guardrail_id and self._settings.guardrail_version:
+            headers["X-Amzn-Bedrock-GuardrailIdentifier"] = self._settings.guardrail_id
+            headers["X-Amzn-Bedrock-GuardrailVersion"] = self._settings.guardrail_version
+        return headers
+
+    def _request(self, path: str, body: dict[str, Any], headers: dict[str, str]) -> httpx.Request:
+        try:
+            return self._http.request(path, json.dumps(body).encode(), headers)
+        except NoCredentials:
+            raise ApiError(
+                ErrorType.PERMISSION,
+                "The relay found no AWS credentials to call Bedrock with.",
+                "bedrock:no_credentials",
+            ) from None
+
+    async def invoke(self, call: Call) -> tuple[dict[str, Any], Metrics]:
+        request = self._request(_path(call.model_id, "invoke"), call.body, self._headers("Accept"))
+        with _TransportErrors():
+            response = await self._http.send(request)
+        _raise_for_error(response)
+        message: dict[str, Any] = response.json()
+        headers = response.headers
         metrics = Metrics(
             input_tokens=_int(headers.get("x-amzn-bedrock-input-token-count")),
             output_tokens=_int(headers.get("x-amzn-bedrock-output-token-count")),
             latency_ms=_int(headers.get("x-amzn-bedrock-invocation-latency")),
-            provider_request_id=response["ResponseMetadata"].get("RequestId"),
+            provider_request_id=headers.get("x-amzn-requestid"),
         )
         return message, metrics
 
-    def stream(self, call: Call) -> Stream:
+    async def stream(self, call: Call) -> Stream:
         body = call.body
-        guardrail = self._guardrail()
-        if guardrail:
+        headers = self._headers("X-Amzn-Bedrock-Accept")
+        if "X-Amzn-Bedrock-GuardrailIdentifier" in headers:
             # Synchronous (Bedrock's default, made explicit): the guardrail sees each chunk before
             # the client does, the only mode in which it can mask PII in a stream.
             body = {
                 **body,
                 "amazon-bedrock-guardrailConfig": {"streamProcessingMode": "SYNCHRONOUS"},
             }
-        with _BedrockErrors():
-            response = self._client.invoke_model_with_response_stream(
-                modelId=call.model_id,
-                body=json.dumps(body).encode(),
-                contentType="application/json",
-                accept="application/json",
-                **guardrail,  # type: ignore[arg-type]
-            )
-        metrics = Metrics(provider_request_id=response["ResponseMetadata"].get("RequestId"))
-        return Stream(self._events(response["body"], metrics), metrics, response["body"].close)
+        request = self._request(_path(call.model_id, "invoke-with-response-stream"), body, headers)
+        with _TransportErrors():
+            response = await self._http.send(request, stream=True)
+        if response.status_code >= 300:
+            with _TransportErrors():
+                await response.aread()
+            await response.aclose()
+            _raise_for_error(response)
+        metrics = Metrics(provider_request_id=response.headers.get("x-amzn-requestid"))
+        return Stream(self._events(response, metrics), metrics, response.aclose)
 
-    def _events(self, body: Any, metrics: Metrics) -> Iterator[Event]:
-        with _BedrockErrors():
-            for part in body:
-                chunk = part.get("chunk")
-                if chunk is None:
-                    continue
-                event: Event = json.loads(chunk["bytes"])
-                invocation = event.pop(_METRICS_KEY, None)
-                if invocation:
-                    metrics.input_tokens = invocation.get("inputTokenCount")
-                    metrics.output_tokens = invocation.get("outputTokenCount")
-                    metrics.latency_ms = invocation.get("invocationLatency")
-                    metrics.first_byte_ms = invocation.get("firstByteLatency")
-                yield event
+    async def _events(self, response: httpx.Response, metrics: Metrics) -> AsyncIterator[Event]:
+        decoder = EventStreamBuffer()
+        with _TransportErrors():
+            async for data in response.aiter_raw():
+                decoder.add_data(data)
+                for message in decoder:
+                    event = _stream_event(message, metrics)
+                    if event is not None:
+                        yield event
 
-    def count_tokens(self, call: Call) -> int:
-        with _BedrockErrors():
-            response = self._client.count_tokens(
-                modelId=call.count_model_id or call.model_id,
-                input={"invokeModel": {"body": json.dumps(call.body).encode()}},
-            )
-        return int(response["inputTokens"])
+    async def count_tokens(self, call: Call) -> int:
+        invoke_body = base64.b64encode(json.dumps(call.body).encode()).decode()
+        body = {"input": {"invokeModel": {"body": invoke_body}}}
+        path = _path(call.count_model_id or call.model_id, "count-tokens")
+        request = self._request(path, body, {"Content-Type": _JSON})
+        with _TransportErrors():
+            response = await self._http.send(request)
+        _raise_for_error(response)
+        return int(response.json()["inputTokens"])
 
 
-class _BedrockErrors:
-    """Turns botocore failures inside a `with` block into ApiError."""
+def _path(model_id: str, operation: str) -> str:
+    # Model ids and ARNs carry ':' and '/': one path segment, percent-encoded as botocore does.
+    return f"/model/{quote(model_id, safe='')}/{operation}"
+
+
+def _stream_event(message: EventStreamMessage, metrics: Metrics) -> Event | None:
+    # botocore-stubs types these headers as an int.
+    headers = cast("Mapping[str, Any]", message.headers)
+    kind = headers.get(":message-type")
+    if kind == "exception":
+        raise bedrock_error(str(headers.get(":exception-type")), _message(message.payload))
+    if kind == "error":
+        raise bedrock_error(str(headers.get(":error-code")), str(headers.get(":error-message")))
+    if headers.get(":event-type") != "chunk":
+        return None
+    event: Event = json.loads(base64.b64decode(json.loads(message.payload)["bytes"]))
+    invocation = event.pop(_METRICS_KEY, None)
+    if invocation:
+        metrics.input_tokens = invocation.get("inputTokenCount")
+        metrics.output_tokens = invocation.get("outputTokenCount")
+        metrics.latency_ms = invocation.get("invocationLatency")
+        metrics.first_byte_ms = invocation.get("firstByteLatency")
+    return event
+
+
+def _raise_for_error(response: httpx.Response) -> None:
+    """Bedrock's rest-json error: the code in `x-amzn-ErrorType` (or `__type`), then a message."""
+    status = response.status_code
+    if status < 300:
+        return
+    try:
+        payload = json.loads(response.content)
+    except ValueError:
+        payload = {}
+    payload = payload if isinstance(payload, dict) else {}
+    code = response.headers.get("x-amzn-errortype", "") or str(payload.get("__type", ""))
+    code = code.split(":")[0].rsplit("#", 1)[-1]
+    if not code:
+        code = _STATUS_CODES.get(status, "InternalServerException")
+    raise bedrock_error(code, str(payload.get("message") or payload.get("Message") or ""))
+
+
+def _message(payload: bytes) -> str:
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        return ""
+    return str(data.get("message", "")) if isinstance(data, dict) else ""
+
+
+class _TransportErrors:
+    """Turns httpx's timeouts and broken connections inside a `with` block into ApiError: before
+    a stream's first byte (retried, failed over) and after it (an error event) alike."""
 
     def __enter__(self) -> None:
         return None
@@ -175,16 +236,18 @@ class _BedrockErrors:
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, _: Any
     ) -> Literal[False]:
-        if error is None or isinstance(error, ApiError | GeneratorExit):
-            return False
-        if isinstance(error, ClientError | EventStreamError):
-            info = error.response.get("Error", {})
-            code = info.get("Code", "InternalServerException")
-            raise bedrock_error(code, info.get("Message", "")) from error
-        if isinstance(error, ReadTimeoutError | ConnectTimeoutError):
-            raise ApiError(ErrorType.TIMEOUT, "Bedrock did not answer in time.", "bedrock:timeout")
-        if isinstance(error, EndpointConnectionError):
-            raise ApiError(ErrorType.API, "Bedrock could not be reached.", "bedrock:unreachable")
+        if isinstance(error, httpx.TimeoutException):
+            raise ApiError(
+                ErrorType.TIMEOUT, "Bedrock did not answer in time.", "bedrock:timeout"
+            ) from error
+        if isinstance(error, httpx.ConnectError):
+            raise ApiError(
+                ErrorType.API, "Bedrock could not be reached.", "bedrock:unreachable"
+            ) from error
+        if isinstance(error, httpx.TransportError):
+            raise ApiError(
+                ErrorType.API, "The connection to Bedrock broke.", "bedrock:connection"
+            ) from error
         return False
 
 

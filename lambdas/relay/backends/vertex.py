@@ -30,7 +30,7 @@ from urllib3.exceptions import (
     ReadTimeoutError,
 )
 
-from relay.backends.base import Call, Event, Metrics, Stream
+from relay.backends.base import BlockingStream, Call, Event, Metrics
 from relay.backends.vertex_access import (
     AuthTransport,
     VertexSettings,
@@ -103,14 +103,16 @@ class VertexBackend:
         )
         return message, metrics
 
-    def stream(self, call: Call) -> Stream:
+    def stream(self, call: Call) -> BlockingStream:
         started = time.monotonic()
         body, betas = vertex_body(call.body, stream=True)
         url = self._settings.model_url(call.model_id, "streamRawPredict")
         with _TransportErrors():
             response = self._post(url, body, betas, stream=True)
         metrics = Metrics()
-        return Stream(self._events(response, metrics, started), metrics, lambda: _discard(response))
+        return BlockingStream(
+            self._events(response, metrics, started), metrics, lambda: _discard(response)
+        )
 
     def count_tokens(self, call: Call) -> int:
         # Vertex counts against the same publisher model id it serves; no profile ids exist.

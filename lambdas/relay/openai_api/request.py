@@ -16,6 +16,8 @@ Choices (the README's "OpenAI compatibility" section lists them for users):
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar
@@ -275,6 +277,13 @@ def image(url: str, where: str) -> Block:
             f"{where}: image type '{media_type}' is not supported; use {', '.join(IMAGE_TYPES)}",
             "bad_image_type",
         )
+    try:
+        # Checked here: Bedrock would refuse it only after the request was admitted and billed.
+        base64.b64decode(data, validate=True)
+    except binascii.Error:
+        raise invalid_request(
+            f"{where}: the data URL is not valid base64", "bad_image_data"
+        ) from None
     return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}
 
 

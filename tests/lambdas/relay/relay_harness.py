@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import anthropic
 from google.auth.credentials import AnonymousCredentials
@@ -48,9 +49,13 @@ class Relay:
 
 
 def start_relay(
-    simulator: SimulatorServer, aws: LocalAws | None = None, **settings: object
+    simulator: SimulatorServer,
+    aws: LocalAws | None = None,
+    server_options: dict[str, Any] | None = None,
+    **settings: object,
 ) -> ThreadedServer:
-    """The relay in front of the simulator: Bedrock, and Vertex AI for fallbacks that name it."""
+    """The relay in front of the simulator: Bedrock, and Vertex AI for fallbacks that name it;
+    `server_options` are uvicorn's (`relaykit serve` passes `ServerOptions().uvicorn_config()`)."""
     if aws is not None:
         settings |= {"table_name": TABLE, "dynamodb_endpoint_url": aws.endpoint_url}
     config = Settings(
@@ -68,7 +73,8 @@ def start_relay(
         vertex=vertex,
         vertex_credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
     )
-    return ThreadedServer(create_app(config, services), name="relay").start()
+    app = create_app(config, services)
+    return ThreadedServer(app, name="relay", options=server_options).start()
 
 
 @dataclass

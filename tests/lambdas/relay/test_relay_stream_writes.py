@@ -1,14 +1,12 @@
-"""Streams are read by one worker thread per stream and written in batches of what is ready."""
+"""Streams are written in batches of what is ready, never waiting for more."""
 
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
-from relay.pump import pumped
 from relay.sse import coalesced
 
 
@@ -68,30 +66,3 @@ async def test_a_writer_that_goes_away_still_lets_the_stream_clean_up():
     await writes.aclose()  # the client left
 
     await asyncio.wait_for(cleaned.wait(), timeout=5)
-
-
-async def test_a_blocking_stream_is_read_by_one_thread_off_the_loop():
-    readers: list[int] = []
-
-    def blocking() -> Iterator[int]:
-        for i in range(20):
-            readers.append(threading.get_ident())
-            yield i
-
-    items = [i async for i in pumped(blocking())]
-
-    assert items == list(range(20))
-    assert len(set(readers)) == 1
-    assert readers[0] != threading.get_ident()
-
-
-async def test_what_the_blocking_stream_raises_is_raised_to_the_reader():
-    def blocking() -> Iterator[int]:
-        yield 1
-        raise KeyError("broken")
-
-    items = pumped(blocking())
-
-    assert await anext(items) == 1
-    with pytest.raises(KeyError, match="broken"):
-        await anext(items)

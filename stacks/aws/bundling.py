@@ -69,6 +69,8 @@ _STRIPPED = (
     "botocore/data/*/*/examples-1.json",
     "dateutil/zoneinfo/*.tar.gz",
     "boto3/data/*/*/resources-1.json",
+    # Installers' file lists; importlib.metadata reads names and versions, not these.
+    "*.dist-info/RECORD",
 )
 # Packages nothing imports: pydantic's v1 compatibility layer.
 _UNUSED_PACKAGES = ("pydantic/v1",)
@@ -306,6 +308,9 @@ def _prune(output_dir: Path) -> None:
     for path in utilities.iterdir() if utilities.is_dir() else ():
         if path.name not in _POWERTOOLS_UTILITIES_KEPT:
             shutil.rmtree(path) if path.is_dir() else path.unlink()
+    if (output_dir / "certifi").is_dir():
+        # botocore takes certifi's CA bundle when certifi is installed; its own copy is unused.
+        (output_dir / "botocore" / "cacert.pem").unlink(missing_ok=True)
     data = output_dir / "botocore" / "data"
     for service in data.iterdir() if data.is_dir() else ():
         if service.is_dir() and service.name not in BOTOCORE_SERVICES:

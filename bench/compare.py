@@ -497,9 +497,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, simulator() as sim:
         peers = servers(sim.url, litellm or Path("litellm"), Path(tmp))
         running = {name: peers[name] for name in systems if name != "raw"}
-        for server in running.values():
-            server.start(free_port())
         try:
+            for server in running.values():
+                server.start(free_port())
             for round_number in range(args.rounds):
                 print(f"round {round_number + 1}/{args.rounds} ...", flush=True)
                 for scenario in SCENARIOS:

@@ -39,6 +39,7 @@ from relaykit.simulator.state import SimulatorState
 from relaykit.simulator.tokens import count_input_tokens
 from relaykit.simulator.vertex import routes as vertex_routes
 
+Message = dict[str, Any]
 INVOKE = "InvokeModel"
 INVOKE_STREAM = "InvokeModelWithResponseStream"
 COUNT_TOKENS = "CountTokens"
@@ -156,22 +157,21 @@ async def invoke_stream(request: Request) -> Response:
     )
 
 
-async def _converse_message(
-    request: Request, state: SimulatorState, model_id: str
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The Converse request and the Message answering it (validated as InvokeModel would)."""
+async def _converse(request: Request, operation: str) -> tuple[Drawn, dict[str, Any], Message]:
+    """Begin a Converse call: its faults, its request, and the Message answering it (the body
+    validated as InvokeModel would validate the Messages body it stands for)."""
+    state, model_id, drawn = await _begin(request, operation)
     body = parse_body(await request.body())
     model = state.models.resolve(model_id)
     raw = json.dumps(converse.invoke_body(body, model.max_output_tokens)).encode()
-    return body, state.respond(parse_invoke_body(raw, model))
+    return drawn, body, state.respond(parse_invoke_body(raw, model))
 
 
 async def converse_once(request: Request) -> Response:
     """Converse: the reply as Converse's `output.message`, usage and metrics in the body."""
     request_id, started = str(uuid.uuid4()), time.monotonic()
     try:
-        state, model_id, _ = await _begin(request, CONVERSE)
-        body, message = await _converse_message(request, state, model_id)
+        _, body, message = await _converse(request, CONVERSE)
     except BedrockError as error:
         return _fail(request, error, request_id)
     reply = converse.response(message, body, _ms_since(started))
@@ -194,8 +194,7 @@ async def converse_stream(request: Request) -> Response:
     """ConverseStream: Converse's stream members as event-stream messages."""
     request_id, started = str(uuid.uuid4()), time.monotonic()
     try:
-        state, model_id, drawn = await _begin(request, CONVERSE_STREAM)
-        _, message = await _converse_message(request, state, model_id)
+        drawn, _, message = await _converse(request, CONVERSE_STREAM)
     except BedrockError as error:
         return _fail(request, error, request_id)
     return StreamingResponse(

@@ -1,4 +1,4 @@
-"""ASGI middleware: a request id on every response, one access log line, and a safety net.
+"""ASGI middleware: a request id on every response, one log line per request, and a safety net.
 
 Written as plain ASGI (not BaseHTTPMiddleware) so streamed responses pass through untouched.
 """
@@ -12,7 +12,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from relay.errors import ApiError, ErrorType
-from relay.log import logger
+from relay.log import RequestLine, logger, open_line
 
 
 def new_request_id() -> str:
@@ -31,6 +31,8 @@ class AccessMiddleware:
         # Routes add what they learn (model, tokens, dropped fields) to this dict for the log line.
         facts: dict[str, Any] = {}
         scope.setdefault("state", {}).update(request_id=request_id, facts=facts)
+        line = RequestLine(facts)
+        open_line(line)
         started = time.perf_counter()
         status = 0
 
@@ -57,6 +59,7 @@ class AccessMiddleware:
                 )
                 await send_with_id({"type": "http.response.body", "body": error.body()})
         finally:
+            line.open = False
             logger.info(
                 "request",
                 extra={

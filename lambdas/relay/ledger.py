@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from relay.keys import ApiKey
-from relay.log import logger
+from relay.log import log_usage_fields
 from relay.usage import UsageRecord
 
 
@@ -38,9 +38,8 @@ class Ledger(Protocol):
 
 
 def log_usage(record: UsageRecord) -> None:
-    logger.info(
-        "usage",
-        extra={
+    log_usage_fields(
+        {
             "request_id": record.request_id,
             "key_id": record.key_id,
             "model": record.model,

@@ -111,7 +111,7 @@ class Handlers:
         exchange = await self.exchange(request, await self.read_json(request))
         if exchange.events is not None:
             return StreamingResponse(
-                sse.encode_stream(exchange.events),
+                sse.coalesced(sse.encode_stream(exchange.events)),
                 media_type="text/event-stream",
                 headers={**exchange.headers, "cache-control": "no-cache"},
             )

@@ -1,4 +1,5 @@
-"""The simulator as a Starlette app: Bedrock Runtime's three Claude operations, Vertex AI's three
+"""The simulator as a Starlette app: Bedrock Runtime's five Claude operations (InvokeModel, its
+stream, Converse, ConverseStream, CountTokens), Vertex AI's three
 (`relaykit.simulator.vertex`, same replies, faults and stats) and a control API.
 
 Routes are thin: they parse, ask the state for an answer and render it. Every model request is
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -26,10 +28,10 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from relay.catalog import Model
+from relaykit.simulator import converse
 from relaykit.simulator.config import SimulatorConfig
-from relaykit.simulator.converse import messages_body
 from relaykit.simulator.errors import BedrockError, ErrorType, render
-from relaykit.simulator.eventstream import CONTENT_TYPE, chunk_frame, exception_frame
+from relaykit.simulator.eventstream import CONTENT_TYPE, chunk_frame, event_frame, exception_frame
 from relaykit.simulator.faults import Drawn
 from relaykit.simulator.pacing import paced_events
 from relaykit.simulator.request import parse_body, parse_invoke_body
@@ -37,9 +39,13 @@ from relaykit.simulator.state import SimulatorState
 from relaykit.simulator.tokens import count_input_tokens
 from relaykit.simulator.vertex import routes as vertex_routes
 
+Message = dict[str, Any]
 INVOKE = "InvokeModel"
 INVOKE_STREAM = "InvokeModelWithResponseStream"
 COUNT_TOKENS = "CountTokens"
+CONVERSE = "Converse"
+CONVERSE_STREAM = "ConverseStream"
+_STREAMS = frozenset({INVOKE_STREAM, CONVERSE_STREAM})
 
 
 def _state(request: Request) -> SimulatorState:
@@ -54,7 +60,7 @@ def _ms_since(started: float) -> int:
 async def _begin(request: Request, operation: str) -> tuple[SimulatorState, str, Drawn]:
     """Count the request, wait the configured latency, and meet its faults."""
     state, model_id = _state(request), request.path_params["model_id"]
-    drawn = await state.admit(operation, model_id, streaming=operation == INVOKE_STREAM)
+    drawn = await state.admit(operation, model_id, streaming=operation in _STREAMS)
     if drawn.upfront is not None:
         raise BedrockError.of(drawn.upfront)
     return state, model_id, drawn
@@ -151,12 +157,59 @@ async def invoke_stream(request: Request) -> Response:
     )
 
 
+async def _converse(request: Request, operation: str) -> tuple[Drawn, dict[str, Any], Message]:
+    """Begin a Converse call: its faults, its request, and the Message answering it (the body
+    validated as InvokeModel would validate the Messages body it stands for)."""
+    state, model_id, drawn = await _begin(request, operation)
+    body = parse_body(await request.body())
+    model = state.models.resolve(model_id)
+    raw = json.dumps(converse.invoke_body(body, model.max_output_tokens)).encode()
+    return drawn, body, state.respond(parse_invoke_body(raw, model))
+
+
+async def converse_once(request: Request) -> Response:
+    """Converse: the reply as Converse's `output.message`, usage and metrics in the body."""
+    request_id, started = str(uuid.uuid4()), time.monotonic()
+    try:
+        _, body, message = await _converse(request, CONVERSE)
+    except BedrockError as error:
+        return _fail(request, error, request_id)
+    reply = converse.response(message, body, _ms_since(started))
+    return JSONResponse(reply, headers={"x-amzn-RequestId": request_id})
+
+
+async def _converse_frames(
+    request: Request, message: dict[str, Any], mid_stream: ErrorType | None, started: float
+) -> AsyncIterator[bytes]:
+    async for item in paced_events(_state(request).config, message, mid_stream):
+        if isinstance(item, ErrorType):
+            _state(request).stats.record_error(item.code)
+            yield exception_frame(BedrockError.of(item))
+            return
+        for name, payload in converse.stream_events(item, message, _ms_since(started)):
+            yield event_frame(name, json.dumps(payload, separators=(",", ":")).encode())
+
+
+async def converse_stream(request: Request) -> Response:
+    """ConverseStream: Converse's stream members as event-stream messages."""
+    request_id, started = str(uuid.uuid4()), time.monotonic()
+    try:
+        drawn, _, message = await _converse(request, CONVERSE_STREAM)
+    except BedrockError as error:
+        return _fail(request, error, request_id)
+    return StreamingResponse(
+        _converse_frames(request, message, drawn.mid_stream, started),
+        media_type=CONTENT_TYPE,
+        headers={"x-amzn-RequestId": request_id},
+    )
+
+
 def _counted_body(body: dict[str, Any], model: Model) -> dict[str, Any]:
     """The Messages body a CountTokens input stands for, validated like InvokeModel's."""
     source = body.get("input")
     if isinstance(source, dict) and len(source) == 1:
         if isinstance(source.get("converse"), dict):
-            return messages_body(source["converse"])
+            return converse.messages_body(source["converse"])
         invoke_model = source.get("invokeModel")
         if isinstance(invoke_model, dict) and isinstance(invoke_model.get("body"), str):
             try:
@@ -224,6 +277,8 @@ def create_app(config: SimulatorConfig | None = None) -> Starlette:
             "/model/{model_id:path}/invoke-with-response-stream", invoke_stream, methods=["POST"]
         ),
         Route("/model/{model_id:path}/count-tokens", count_tokens, methods=["POST"]),
+        Route("/model/{model_id:path}/converse", converse_once, methods=["POST"]),
+        Route("/model/{model_id:path}/converse-stream", converse_stream, methods=["POST"]),
         *vertex_routes(),
         Route("/_simulator/faults", inject_faults, methods=["POST"]),
         Route("/_simulator/faults", pending_faults, methods=["GET"]),

@@ -27,12 +27,17 @@ def chunk_frame(event: Mapping[str, Any]) -> bytes:
     data = json.dumps(event, separators=(",", ":")).encode()
     padding = _PADDING[: len(data) % len(_PADDING) + 1]
     payload = {"bytes": base64.b64encode(data).decode(), "p": padding}
+    return event_frame("chunk", json.dumps(payload).encode())
+
+
+def event_frame(event_type: str, payload: bytes) -> bytes:
+    """One event-stream `event` message: ConverseStream's members, or InvokeModel's `chunk`."""
     headers = {
-        ":event-type": "chunk",
+        ":event-type": event_type,
         ":content-type": "application/json",
         ":message-type": "event",
     }
-    return bytes(_ENCODER.encode_message(headers, json.dumps(payload).encode()))
+    return bytes(_ENCODER.encode_message(headers, payload))
 
 
 def exception_frame(error: BedrockError) -> bytes:

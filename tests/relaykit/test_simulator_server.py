@@ -61,7 +61,7 @@ def test_client_helper_retries_when_asked(sim):
 
 def test_an_unknown_operation_is_refused(sim):
     request = urllib.request.Request(  # noqa: S310 - loopback
-        f"{sim.endpoint_url}/model/{DEFAULT_MODEL.bedrock_id}/converse", data=b"{}", method="POST"
+        f"{sim.endpoint_url}/guardrail/g1/version/1/apply", data=b"{}", method="POST"
     )
 
     with pytest.raises(urllib.error.HTTPError) as raised:

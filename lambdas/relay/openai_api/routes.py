@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from relay import sse
 from relay.backends.base import Event
 from relay.openai_api import response, stream
 from relay.openai_api.request import translate
@@ -60,7 +61,7 @@ class OpenAIHandlers:
         if exchange.events is not None:
             chunks = stream.ChunkStream(created, chat.include_usage)
             return StreamingResponse(
-                _encoded(chunks, exchange.events),
+                sse.coalesced(_encoded(chunks, exchange.events)),
                 media_type="text/event-stream",
                 headers={**exchange.headers, "cache-control": "no-cache"},
             )

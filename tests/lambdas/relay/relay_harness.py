@@ -17,7 +17,7 @@ from relay_wire import KEY
 from relay.app import create_app
 from relay.backends.vertex_access import VertexSettings
 from relay.dynamo import DynamoStore
-from relay.metering import UsageRecord
+from relay.usage import UsageRecord
 from relay.services import Services
 from relay.settings import Settings, key_digest
 from relaykit.local_aws import LocalAws

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from relay.metering import UsageRecord
+from relay.usage import UsageRecord
 from relay.metrics import emit
 
 RECORD = UsageRecord("req-1", "rk_0123456789abcdef", "m", "bedrock", "id", "ok", 10, 5)

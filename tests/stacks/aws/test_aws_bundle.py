@@ -1,0 +1,94 @@
+"""The relay's Lambda bundle: small, precompiled, and importable as Lambda loads it.
+
+Built once for this machine's Python and architecture (the Lambda runtime's own may not be here
+to compile with); apart from the wheels' tags, it is the bundle `cdk synth` ships.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from stacks.aws.bundling import Platform, write_bundle
+from stacks.aws.config import Architecture
+
+# The issue's target for the zipped Lambda package.
+MAX_ZIPPED_BYTES = 8 * 1024 * 1024
+HOST = Platform(
+    Architecture.ARM_64 if os.uname().machine == "aarch64" else Architecture.X86_64,
+    python_version=f"{sys.version_info.major}.{sys.version_info.minor}",
+)
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    output = tmp_path_factory.mktemp("relay-bundle")
+    write_bundle(output, HOST)
+    return output
+
+
+def zipped_size(root: Path) -> int:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        for path in sorted(root.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(root).as_posix())
+    return buffer.tell()
+
+
+def test_the_zipped_bundle_is_within_the_target(bundle: Path) -> None:
+    assert zipped_size(bundle) <= MAX_ZIPPED_BYTES
+
+
+def test_server_only_and_vertex_packages_stay_out(bundle: Path) -> None:
+    present = {path.name for path in bundle.iterdir()}
+
+    assert not present & {"uvloop", "httptools", "google", "cryptography", "cffi"}
+    assert {"relay", "starlette", "uvicorn", "boto3", "pydantic"} <= present
+
+
+def test_the_bundle_carries_hash_checked_bytecode(bundle: Path) -> None:
+    tag = sys.implementation.cache_tag
+    compiled = bundle / "relay" / "__pycache__" / f"app.{tag}.pyc"
+
+    # Flags 0b01: hash-based, unchecked, so file times in the zip do not matter.
+    assert int.from_bytes(compiled.read_bytes()[4:8], "little") == 0b01
+
+
+def set_writable(root: Path, writable: bool) -> None:
+    for path in [root, *root.rglob("*")]:
+        mode = path.stat().st_mode
+        path.chmod(mode | stat.S_IWUSR if writable else mode & ~WRITE_BITS)
+
+
+WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
+BUILD_AND_SERVE = (
+    "from relay.app import create_app; from relay.settings import Settings;"
+    "create_app(Settings.from_env({'RELAY_BEDROCK_REGION': 'us-east-1', 'RELAY_API_KEYS': 'k'}));"
+    "import uvicorn.main"
+)
+
+
+def test_the_relay_imports_and_builds_from_the_read_only_bundle(bundle: Path) -> None:
+    set_writable(bundle, False)  # Lambda's code folder is read-only
+    try:
+        # -S: nothing but the bundle and the standard library (Lambda's own boto3 is shadowed
+        # by the bundle's).
+        result = subprocess.run(
+            [sys.executable, "-S", "-c", BUILD_AND_SERVE],
+            env={"PYTHONPATH": str(bundle), "PATH": os.environ.get("PATH", "")},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    finally:
+        set_writable(bundle, True)
+
+    assert result.returncode == 0, result.stderr

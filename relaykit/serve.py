@@ -1,29 +1,100 @@
-"""`relaykit serve`: the relay in the foreground under uvicorn, in front of a chosen Bedrock."""
+"""`relaykit serve`: the relay in the foreground under uvicorn, in front of a chosen Bedrock.
+
+The port is bound before anything is printed, so the banner and the key appear only once the
+relay can be reached; a taken port or an unknown host is one line naming the flag to change.
+"""
 
 from __future__ import annotations
 
+import errno
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import uvicorn
+from starlette.types import ASGIApp
 
 from relay.app import create_app
 from relay.catalog import Routing
 from relay.keys import new_secret
 from relay.settings import Settings, key_digest
-from relaykit.environment import LOCAL_TABLE, environment
+from relaykit.environment import LOCAL_TABLE, Environment, environment
+from relaykit.failures import Failure
+from relaykit.key_limits import KeyLimits
+from relaykit.threaded import bind
+
+Say = Callable[..., None]
 
 
-def serve(
-    host: str, port: int, backend: str, region: str, routing: Routing, key: str | None
-) -> None:
-    key = key or new_secret()
+@dataclass(frozen=True)
+class ServeOptions:
+    host: str
+    port: int
+    backend: str
+    region: str
+    routing: Routing
+    # A fixed key to accept without limits; None issues one (from the table when limits are set).
+    key: str | None
+    limits: KeyLimits | None
+
+
+def uvicorn_config(app: ASGIApp) -> uvicorn.Config:
+    """How uvicorn runs the relay in the foreground (one place, so its settings stay together)."""
+    return uvicorn.Config(app, access_log=False)
+
+
+def bind_relay(host: str, port: int) -> socket.socket:
+    """The relay's listening socket; Failure naming --port or --host when it cannot be had."""
+    try:
+        return bind(host, port, "relay")
+    except OSError as error:
+        raise port_failure(error, port) from None
+
+
+def port_failure(error: OSError, port: int) -> Failure:
+    """`error` from binding the relay, with the flag that fixes it."""
+    if error.errno == errno.EADDRINUSE:
+        hint = f"pick a free port with --port (e.g. --port {port + 1}) or stop what holds it"
+    elif error.errno == errno.EACCES:
+        hint = "ports below 1024 need privileges: use --port 8787"
+    else:
+        hint = "use --host 127.0.0.1 (or an address of this machine)"
+    return Failure(f"{error}; {hint}")
+
+
+def table_lines(env: Environment) -> list[str]:
+    """Where the local relay keeps keys and usage, and the `relaykit keys` line that reaches it."""
+    where = f"--table {LOCAL_TABLE} --endpoint-url {env.table_endpoint} --region {env.table_region}"
+    return [
+        f"Keys:    table {LOCAL_TABLE} at {env.table_endpoint} (embedded AWS, gone on exit)",
+        f"  relaykit keys list {where}",
+    ]
+
+
+def serve(options: ServeOptions, say: Say = print) -> None:
+    fixed = None if options.limits else (options.key or new_secret())
     settings = Settings(
-        bedrock_region=region,
-        routing=routing,
-        key_digests=frozenset({key_digest(key)}),
+        bedrock_region=options.region,
+        routing=options.routing,
+        key_digests=frozenset({key_digest(fixed)}) if fixed else frozenset(),
         table_name=LOCAL_TABLE,
     )
-    with environment(backend, settings) as env:
-        print(f"Bedrock: {env.description}")
-        print(f"Relay on http://{host}:{port}; clients send this key (printed once):")
-        print(f"  export ANTHROPIC_BASE_URL=http://{host}:{port}")
-        print(f"  export ANTHROPIC_API_KEY={key}")
-        uvicorn.run(create_app(env.settings, env.services), host=host, port=port, access_log=False)
+    sock = bind_relay(options.host, options.port)
+    url = f"http://{options.host}:{sock.getsockname()[1]}"
+    try:
+        with environment(options.backend, settings) as env:
+            app = create_app(env.settings, env.services)
+            if options.limits:
+                secret, key = env.store.create_key("serve", **options.limits.store_arguments())
+                issued = f"{key.key_id} with {options.limits.describe()}"
+            else:
+                secret, issued = fixed or "", "without limits"
+            say(f"Bedrock: {env.description}")
+            for line in table_lines(env):
+                say(line)
+            say(f"Relay:   {url}; clients send this key ({issued}, printed once):")
+            say(f"  export ANTHROPIC_BASE_URL={url}")
+            say(f"  export ANTHROPIC_API_KEY={secret}", flush=True)
+            uvicorn.Server(uvicorn_config(app)).run(sockets=[sock])
+    finally:
+        sock.close()

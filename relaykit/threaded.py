@@ -32,6 +32,25 @@ def wait_until_healthy(url: str, process: subprocess.Popen[bytes], timeout: floa
             time.sleep(0.1)
 
 
+def bind(host: str, port: int, name: str) -> socket.socket:
+    """A socket bound to host:port; OSError naming both (port taken, unknown host) otherwise."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    except (socket.gaierror, UnicodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise OSError(f"cannot serve the {name} on {host}:{port}: {reason}") from None
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        failure = OSError(f"cannot serve the {name} on {host}:{port}: {error.strerror}")
+        failure.errno = error.errno
+        raise failure from None
+    return sock
+
+
 class Running:
     """`with` support for anything that starts and stops."""
 
@@ -84,14 +103,7 @@ class ThreadedServer(Running):
         """Bind and serve; OSError (e.g. the port is taken) propagates with the port named."""
         if self._thread is not None:
             raise RuntimeError(f"the {self.name} is already running")
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((self._host, self._port))
-        except OSError as error:
-            sock.close()
-            message = f"cannot serve the {self.name} on {self._host}:{self._port}: {error.strerror}"
-            raise OSError(message) from None
+        sock = bind(self._host, self._port, self.name)
         self._socket = sock
         config = uvicorn.Config(
             self.app, log_level="warning", access_log=False, timeout_graceful_shutdown=1

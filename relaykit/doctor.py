@@ -48,9 +48,10 @@ class Check:
     fix: str = ""
 
     def line(self) -> str:
+        detail = " ".join(self.detail.split())
         if self.state == "fail":
-            return f"FAIL {self.name}: {self.detail}; fix: {self.fix}"
-        return f"{self.state:4} {self.name}: {self.detail}"
+            return f"FAIL {self.name}: {detail}; fix: {self.fix}"
+        return f"{self.state:4} {self.name}: {detail}"
 
 
 def _ok(name: str, detail: str) -> Check:

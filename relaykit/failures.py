@@ -36,8 +36,11 @@ def describe(error: BaseException) -> str:
         return f"cannot reach {error.kwargs.get('endpoint_url')}: check --endpoint-url / --region"
     if isinstance(error, ClientError):
         code = error.response.get("Error", {}).get("Code", "")
-        message = error.response.get("Error", {}).get("Message", "")
-        return f"AWS said {code}: {message}"
+        message = " ".join(str(error.response.get("Error", {}).get("Message", "")).split())
+        if message.startswith("<"):
+            # An HTML error page (a proxy, or an API the endpoint does not implement).
+            message = "an HTML error page, not an AWS API answer"
+        return f"AWS said {code}: {message[:200]}"
     if isinstance(error, Failure | OSError | LookupError | RuntimeError | ValueError):
         text = str(error)
         if isinstance(error, LookupError) and text.startswith("'"):

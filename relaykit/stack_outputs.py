@@ -10,6 +10,10 @@ from botocore.exceptions import ClientError
 
 from relaykit.failures import Failure
 
+# The CDK app outputs the commands read (a test checks the synthesised stacks declare them).
+RELAY_OUTPUTS = ("EndpointUrl", "KeysTableName", "BedrockRegion", "Routing", "ModelIds")
+OBSERVABILITY_OUTPUTS = ("DashboardName",)
+
 
 @dataclass(frozen=True)
 class DeployedStack:

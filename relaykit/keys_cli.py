@@ -22,7 +22,7 @@ import typer
 from botocore.exceptions import ClientError
 
 from relay.catalog import MODELS, UnknownModelError, by_alias
-from relay.dynamo import DynamoStore
+from relay.dynamo import KEY_CACHE_SECONDS, DynamoStore
 from relay.keys import ApiKey
 from relay.metering import UsageRecord
 from relaykit.failures import Failure
@@ -204,6 +204,13 @@ def _state(key: ApiKey) -> str:
     return "active"
 
 
+def _alias(model_id: str) -> str:
+    try:
+        return by_alias(model_id).alias
+    except UnknownModelError:
+        return model_id
+
+
 def _describe(key: ApiKey) -> str:
     models = ",".join(sorted(key.models)) or "all models"
     return f"{key.key_id}  {key.owner}  {models}  {_limits(key)}  {_state(key)}"
@@ -296,7 +303,7 @@ def list_keys(
         (
             key.key_id,
             key.owner,
-            ",".join(sorted(key.models)) or "all",
+            ",".join(sorted(_alias(m) for m in key.models)) or "all",
             _limits(key),
             day(key.created_at),
             day(used),
@@ -362,7 +369,7 @@ def update(
     endpoint_url: AwsEndpoint = None,
     json: Json = False,
 ) -> None:
-    """Change a key's owner, models or limits; the secret stays. Relays see it within a minute.
+    """Change a key's owner, models or limits; the secret stays. Relays see it within 10 s.
 
     Example: relaykit keys update rk_0123456789abcdef --rpm 120 --clear daily-usd
     """
@@ -442,14 +449,14 @@ def revoke(
     region: AwsRegion = None,
     endpoint_url: AwsEndpoint = None,
 ) -> None:
-    """Disable a key by its id; relays refuse it within a minute.
+    """Disable a key by its id; relays refuse it within 10 s (their key cache).
 
     Example: relaykit keys revoke rk_0123456789abcdef --stack ClaudeRelay-Relay-Primary
     """
     where = open_table(table_name, stack, region, endpoint_url)
     with _table_errors(where):
         where.store.set_disabled(key_id)
-    print(f"{key_id} revoked (relays notice within a minute)")
+    print(f"{key_id} revoked (relays notice within {KEY_CACHE_SECONDS:.0f} s)")
 
 
 class GroupBy(StrEnum):

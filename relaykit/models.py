@@ -106,6 +106,6 @@ def models(
     if json:
         emit_json([as_json(m) for m in MODELS])
     elif wide:
-        table(WIDE, (wide_row(m) for m in MODELS), unbounded=True)
+        table(WIDE, (wide_row(m) for m in MODELS))
     else:
         table(NARROW, (narrow_row(m) for m in MODELS))

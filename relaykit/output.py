@@ -1,14 +1,14 @@
 """How every command prints: rich tables for people, `--json` for scripts, one place for both.
 
-Tables are as wide as the terminal, or 100 columns when output is not a terminal (COLUMNS
-overrides), so what a pipe or a README paste shows does not depend on who ran it.
+Tables are as wide as their cells, whoever runs them and wherever the output goes, so a pipe,
+a script and a README paste see the same lines; the default views keep to 100 columns by
+choosing their columns (`relaykit models`), the `--wide` ones do not.
 """
 
 from __future__ import annotations
 
+import io
 import json
-import shutil
-import sys
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -17,16 +17,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-PIPE_WIDTH = 100
-
-
-def console(*, unbounded: bool = False) -> Console:
-    """A console on the current stdout (tests swap it), no colour when it is not a terminal.
-
-    `unbounded` lets a table be as wide as its cells (the `--wide` views).
-    """
-    width = 1000 if unbounded else shutil.get_terminal_size((PIPE_WIDTH, 24)).columns
-    return Console(file=sys.stdout, width=width, highlight=False, soft_wrap=False)
+UNBOUNDED = 1000
 
 
 def _plain(value: Any) -> Any:
@@ -43,22 +34,16 @@ def emit_json(data: Any) -> None:
     print(json.dumps(data, indent=2, default=_plain))
 
 
-def table(
-    header: Sequence[str],
-    rows: Iterable[Sequence[str]],
-    *,
-    title: str | None = None,
-    unbounded: bool = False,
-) -> None:
-    """A borderless table with a header row; cells fold only past the console's width."""
-    grid = Table(*header, box=None, title=title, title_justify="left", pad_edge=False)
+def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
+    """A borderless table with a header row, as wide as its cells: ids are never cut or folded
+    (views meant for a terminal keep their columns few instead)."""
+    grid = Table(*header, box=None, pad_edge=False)
     for row in rows:
         grid.add_row(*row)
-    out = console(unbounded=unbounded)
-    with out.capture() as captured:
-        out.print(grid)
+    buffer = io.StringIO()
+    Console(file=buffer, width=UNBOUNDED, highlight=False, color_system=None).print(grid)
     # Rich pads every cell to its column; trailing blanks only get in a pipe's way.
-    print("\n".join(line.rstrip() for line in captured.get().splitlines()))
+    print("\n".join(line.rstrip() for line in buffer.getvalue().splitlines()))
 
 
 def usd(amount: Decimal) -> str:

@@ -241,8 +241,7 @@ def test_help_shows_each_default_value(capsys) -> None:
         assert default in out
 
 
-def test_models_fits_100_columns(capsys, monkeypatch) -> None:
-    monkeypatch.setenv("COLUMNS", "100")
+def test_models_fits_100_columns(capsys) -> None:
     assert main(["models"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert max(len(line) for line in lines) <= 100

@@ -35,7 +35,7 @@ MAX_SKEW_SECONDS = 300
 BOOTSTRAP_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
 # The lowest bootstrap version the CDK's default synthesizer accepts.
 MIN_BOOTSTRAP_VERSION = 6
-MIN_NODE_MAJOR = 20
+MIN_NODE_MAJOR = 22
 
 Clients = Callable[[str, str], Any]
 
@@ -144,15 +144,19 @@ def _version(command: list[str]) -> str | None:
 
 
 def tools(gcp: bool) -> Iterator[Check]:
-    node = shutil.which("node") or (
-        "node_modules/.bin/node" if Path("node_modules/.bin/node").exists() else None
-    )
+    # The kit pins Node 22 in node_modules (the CDK's jsii no longer supports Node 20).
+    pinned = Path("node_modules/.bin/node")
+    node = str(pinned) if pinned.exists() else shutil.which("node")
     found = _version([node, "--version"]) if node else None
     major = int(m.group(1)) if found and (m := re.match(r"v(\d+)", found)) else 0
     if major >= MIN_NODE_MAJOR:
-        yield _ok("node", found or "")
+        yield _ok("node", f"{found} ({node})")
     else:
-        yield _fail("node", found or "not found", f"install Node.js {MIN_NODE_MAJOR} or newer")
+        yield _fail(
+            "node",
+            f"{found or 'not found'}",
+            f"make bootstrap (npm ci installs Node {MIN_NODE_MAJOR})",
+        )
     cdk = "node_modules/.bin/cdk" if Path("node_modules/.bin/cdk").exists() else shutil.which("cdk")
     version = _version([cdk, "--version"]) if cdk else None
     yield (

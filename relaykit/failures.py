@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import errno
+
 from botocore.exceptions import (
     ClientError,
     EndpointConnectionError,
@@ -24,6 +26,17 @@ _NO_CREDENTIALS = (
 
 class Failure(Exception):
     """Something the user must change; the message says what and how."""
+
+
+def bind_failure(error: OSError, port: int) -> Failure:
+    """`error` from binding a server's port, with the flag that fixes it."""
+    if error.errno == errno.EADDRINUSE:
+        hint = f"pick a free port with --port (e.g. --port {port + 1}) or stop what holds it"
+    elif error.errno == errno.EACCES:
+        hint = "ports below 1024 need privileges: use a --port above 1023"
+    else:
+        hint = "use --host 127.0.0.1 (or an address of this machine)"
+    return Failure(f"{error}; {hint}")
 
 
 def describe(error: BaseException) -> str:

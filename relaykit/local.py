@@ -24,7 +24,8 @@ from relay.log import logger
 from relay.settings import Settings, key_digest
 from relay.targets import bedrock_target
 from relaykit.environment import LOCAL_TABLE, environment
-from relaykit.serve import bind_relay, port_failure, table_lines
+from relaykit.failures import bind_failure
+from relaykit.serve import bind_relay, table_lines
 from relaykit.threaded import ThreadedServer
 
 PROMPT = "In one sentence: what is this endpoint?"
@@ -66,7 +67,7 @@ def run_local(options: LocalOptions, say: Say = print) -> None:
         try:
             server.start()
         except OSError as error:
-            raise port_failure(error, options.port) from None
+            raise bind_failure(error, options.port) from None
         try:
             say(f"Bedrock: {env.description}")
             say(f"Relay:   {server.url} (Anthropic Messages API)")

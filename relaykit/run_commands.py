@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from relay.catalog import Routing
+from relaykit.failures import bind_failure
 from relaykit.key_limits import NAMES as LIMIT_NAMES
 from relaykit.key_limits import parse_key_limits
 from relaykit.options import (
@@ -115,7 +116,10 @@ def simulator(host: Host = LOOPBACK, port: Port = SIMULATOR_PORT) -> None:
     """
     from relaykit.simulator.server import serve as run
 
-    run(host, port, ready=lambda url: print(f"Bedrock simulator on {url} (Ctrl-C to stop)"))
+    try:
+        run(host, port, ready=lambda url: print(f"Bedrock simulator on {url} (Ctrl-C to stop)"))
+    except OSError as error:
+        raise bind_failure(error, port) from None
 
 
 def deploy_rehearsal(

@@ -6,7 +6,6 @@ relay can be reached; a taken port or an unknown host is one line naming the fla
 
 from __future__ import annotations
 
-import errno
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from relay.catalog import Routing
 from relay.keys import new_secret
 from relay.settings import Settings, key_digest
 from relaykit.environment import LOCAL_TABLE, Environment, environment
-from relaykit.failures import Failure
+from relaykit.failures import bind_failure
 from relaykit.key_limits import KeyLimits
 from relaykit.threaded import bind
 
@@ -48,18 +47,7 @@ def bind_relay(host: str, port: int) -> socket.socket:
     try:
         return bind(host, port, "relay")
     except OSError as error:
-        raise port_failure(error, port) from None
-
-
-def port_failure(error: OSError, port: int) -> Failure:
-    """`error` from binding the relay, with the flag that fixes it."""
-    if error.errno == errno.EADDRINUSE:
-        hint = f"pick a free port with --port (e.g. --port {port + 1}) or stop what holds it"
-    elif error.errno == errno.EACCES:
-        hint = "ports below 1024 need privileges: use --port 8787"
-    else:
-        hint = "use --host 127.0.0.1 (or an address of this machine)"
-    return Failure(f"{error}; {hint}")
+        raise bind_failure(error, port) from None
 
 
 def table_lines(env: Environment) -> list[str]:

@@ -124,6 +124,18 @@ def test_simulator_refuses_a_port_out_of_range(capsys) -> None:
     assert "65535" in err
 
 
+def test_simulator_on_a_taken_port_prints_one_line_and_no_banner(capsys, taken_port) -> None:
+    assert main(["simulator", "--port", str(taken_port)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    err = captured.err.strip()
+    assert err.count("\n") == 0
+    assert err.startswith(
+        f"relaykit: error: cannot serve the Bedrock simulator on 127.0.0.1:{taken_port}"
+    )
+    assert "--port" in err
+
+
 def test_serve_on_a_taken_port_prints_one_line_and_no_banner_or_key(taken_port: int) -> None:
     done = run("serve", "--port", str(taken_port))
     assert done.returncode == 1

@@ -9,6 +9,7 @@ The exit code is the number of failed checks (at most 100).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import subprocess
@@ -27,6 +28,8 @@ from botocore.exceptions import ClientError
 from relaykit.bedrock_access import model_access
 from relaykit.deployment import ConfigPath, Context, deployment_config
 from relaykit.failures import describe
+from relaykit.options import Json
+from relaykit.output import emit_json
 from relaykit.stack_outputs import stacks_in
 from stacks.aws.config import OPT_IN_REGIONS, RelayKitConfig
 
@@ -241,6 +244,7 @@ def doctor(
             "--gcp/--no-gcp", help="Check the Pulumi CLI. [default: if a Pulumi stack file exists]"
         ),
     ] = None,
+    json: Json = False,
 ) -> None:
     """Check credentials, bootstrap, regions, Bedrock access, tools, clock, relays; say the fixes.
 
@@ -258,8 +262,11 @@ def doctor(
         gcp=gcp,
         endpoints=tuple(endpoint or ()),
     )
-    for check in checks:
-        print(check.line(), flush=True)
     failed = sum(1 for c in checks if c.state == "fail")
-    print(f"{len(checks)} checks, {failed} failed")
+    if json:
+        emit_json([dataclasses.asdict(c) for c in checks])
+    else:
+        for check in checks:
+            print(check.line())
+        print(f"{len(checks)} checks, {failed} failed")
     raise typer.Exit(min(failed, MAX_EXIT))

@@ -336,6 +336,13 @@ def test_doctor_exits_with_the_number_of_failures(cloud, capsys) -> None:
     assert re.search(r"^ok   cdk cli: \d+\.\d+", out, re.M), out
 
 
+def test_doctor_json_lists_every_check(cloud, capsys) -> None:
+    code = main(["doctor", *CONFIG, "--no-gcp", "--json"])
+    checks = json.loads(capsys.readouterr().out)
+    assert code == sum(1 for c in checks if c["state"] == "fail")
+    assert {"name": "credentials", "state": "ok"}.items() <= checks[0].items()
+
+
 def test_doctor_without_credentials_says_how_to_get_them(monkeypatch, capsys) -> None:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)

@@ -174,7 +174,7 @@ def _table_errors(table: Table) -> Iterator[None]:
         ) from None
 
 
-def register_in_usage_plan(
+def admit_at_gateway(
     session: boto3.session.Session, usage_plan: str, key_id: str, secret: str, say: Say
 ) -> None:
     """Admit `secret` at API Gateway: an API key named after the relay key, in the usage plan."""
@@ -276,7 +276,7 @@ def create(
             cache=cache,
         )
     if usage_plan:
-        register_in_usage_plan(where.session, usage_plan, key.key_id, secret, print)
+        admit_at_gateway(where.session, usage_plan, key.key_id, secret, print)
     _issued(key, secret, json)
 
 
@@ -435,7 +435,7 @@ def rotate(
         )
         where.store.set_disabled(key_id)
     if usage_plan:
-        register_in_usage_plan(where.session, usage_plan, key.key_id, secret, print)
+        admit_at_gateway(where.session, usage_plan, key.key_id, secret, print)
     if not json:
         print(f"{key_id} revoked; its replacement:")
     _issued(key, secret, json)

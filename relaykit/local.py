@@ -25,8 +25,8 @@ from relay.settings import Settings, key_digest
 from relay.targets import bedrock_target
 from relaykit.environment import LOCAL_TABLE, environment
 from relaykit.failures import bind_failure
-from relaykit.serve import bind_relay, table_lines
-from relaykit.threaded import ThreadedServer
+from relaykit.serve import table_lines
+from relaykit.threaded import ThreadedServer, listen
 
 PROMPT = "In one sentence: what is this endpoint?"
 
@@ -55,7 +55,7 @@ def run_local(options: LocalOptions, say: Say = print) -> None:
         table_name=LOCAL_TABLE,
     )
     # Fail on a taken port before anything slow starts (the server binds it again below).
-    bind_relay(options.host, options.port).close()
+    listen(options.host, options.port, "relay").close()
 
     def step(what: str) -> None:
         say(f"... {what}", flush=True)

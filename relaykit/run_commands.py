@@ -11,7 +11,6 @@ from typing import Annotated
 import typer
 
 from relay.catalog import Routing
-from relaykit.failures import bind_failure
 from relaykit.key_limits import NAMES as LIMIT_NAMES
 from relaykit.key_limits import parse_key_limits
 from relaykit.options import (
@@ -103,10 +102,15 @@ def serve(
     if limits and key:
         raise typer.BadParameter("a fixed --key has no limits: drop --key or --key-limits")
     check_bedrock_region(region, routing)
+    from relaykit.threaded import listen
+
+    # The port first: a taken one fails before anything is printed or started.
+    sock = listen(host, port, "relay")
+    _loading("the relay and the embedded AWS")
     from relaykit.serve import ServeOptions
     from relaykit.serve import serve as run
 
-    run(ServeOptions(host, port, backend, region, routing, key, limits))
+    run(ServeOptions(host, port, backend, region, routing, key, limits), sock)
 
 
 def simulator(host: Host = LOOPBACK, port: Port = SIMULATOR_PORT) -> None:
@@ -116,10 +120,7 @@ def simulator(host: Host = LOOPBACK, port: Port = SIMULATOR_PORT) -> None:
     """
     from relaykit.simulator.server import serve as run
 
-    try:
-        run(host, port, ready=lambda url: print(f"Bedrock simulator on {url} (Ctrl-C to stop)"))
-    except OSError as error:
-        raise bind_failure(error, port) from None
+    run(host, port, ready=lambda url: print(f"Bedrock simulator on {url} (Ctrl-C to stop)"))
 
 
 def deploy_rehearsal(

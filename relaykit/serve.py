@@ -1,7 +1,7 @@
 """`relaykit serve`: the relay in the foreground under uvicorn, in front of a chosen Bedrock.
 
-The port is bound before anything is printed, so the banner and the key appear only once the
-relay can be reached; a taken port or an unknown host is one line naming the flag to change.
+The caller takes the port before anything slow or printed, so the banner and the key appear only
+once the relay can be reached; a taken port or an unknown host is one line naming the flag.
 """
 
 from __future__ import annotations
@@ -18,9 +18,7 @@ from relay.catalog import Routing
 from relay.keys import new_secret
 from relay.settings import Settings, key_digest
 from relaykit.environment import LOCAL_TABLE, Environment, environment
-from relaykit.failures import bind_failure
 from relaykit.key_limits import KeyLimits
-from relaykit.threaded import bind
 
 Say = Callable[..., None]
 
@@ -42,14 +40,6 @@ def uvicorn_config(app: ASGIApp) -> uvicorn.Config:
     return uvicorn.Config(app, access_log=False)
 
 
-def bind_relay(host: str, port: int) -> socket.socket:
-    """The relay's listening socket; Failure naming --port or --host when it cannot be had."""
-    try:
-        return bind(host, port, "relay")
-    except OSError as error:
-        raise bind_failure(error, port) from None
-
-
 def table_lines(env: Environment) -> list[str]:
     """Where the local relay keeps keys and usage, and the `relaykit keys` line that reaches it."""
     where = f"--table {LOCAL_TABLE} --endpoint-url {env.table_endpoint} --region {env.table_region}"
@@ -59,7 +49,8 @@ def table_lines(env: Environment) -> list[str]:
     ]
 
 
-def serve(options: ServeOptions, say: Say = print) -> None:
+def serve(options: ServeOptions, sock: socket.socket, say: Say = print) -> None:
+    """Serve on `sock` (from `threaded.listen`, taken before anything slow), banner first."""
     fixed = None if options.limits else (options.key or new_secret())
     settings = Settings(
         bedrock_region=options.region,
@@ -67,7 +58,6 @@ def serve(options: ServeOptions, say: Say = print) -> None:
         key_digests=frozenset({key_digest(fixed)}) if fixed else frozenset(),
         table_name=LOCAL_TABLE,
     )
-    sock = bind_relay(options.host, options.port)
     url = f"http://{options.host}:{sock.getsockname()[1]}"
     try:
         with environment(options.backend, settings) as env:

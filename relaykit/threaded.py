@@ -13,6 +13,8 @@ import httpx
 import uvicorn
 from starlette.types import ASGIApp
 
+from relaykit.failures import bind_failure
+
 LOOPBACK = "127.0.0.1"
 _START_TIMEOUT = 10.0
 
@@ -48,6 +50,17 @@ def bind(host: str, port: int, name: str) -> socket.socket:
         failure = OSError(f"cannot serve the {name} on {host}:{port}: {error.strerror}")
         failure.errno = error.errno
         raise failure from None
+    return sock
+
+
+def listen(host: str, port: int, name: str) -> socket.socket:
+    """A listening socket (clients queue until the server takes over); Failure naming --port or
+    --host when the address cannot be had."""
+    try:
+        sock = bind(host, port, name)
+    except OSError as error:
+        raise bind_failure(error, port) from None
+    sock.listen()
     return sock
 
 

@@ -13,7 +13,7 @@ import uvicorn
 from relaykit.simulator.app import create_app
 from relaykit.simulator.config import SimulatorConfig
 from relaykit.simulator.state import SimulatorState
-from relaykit.threaded import LOOPBACK, ThreadedServer, bind
+from relaykit.threaded import LOOPBACK, ThreadedServer, listen
 
 
 def serve(
@@ -24,9 +24,9 @@ def serve(
 ) -> None:
     """Run the simulator in the foreground until interrupted (the CLI's entry point).
 
-    The port is bound first (OSError naming it otherwise); `ready` then hears the URL.
+    The port is taken first (a Failure naming --port otherwise); `ready` then hears the URL.
     """
-    sock = bind(host, port, "Bedrock simulator")
+    sock = listen(host, port, "Bedrock simulator")
     try:
         ready(f"http://{host}:{sock.getsockname()[1]}")
         app = create_app(config)

@@ -125,7 +125,7 @@ def model_ids(aliases: str | None) -> frozenset[str]:
 
 
 @dataclasses.dataclass(frozen=True)
-class Table:
+class KeysTable:
     """The relay's table and the session that reaches it."""
 
     store: DynamoStore
@@ -147,7 +147,7 @@ def _session(region: str | None, endpoint_url: str | None) -> boto3.session.Sess
 
 def open_table(
     table_name: str | None, stack: str | None, region: str | None, endpoint_url: str | None
-) -> Table:
+) -> KeysTable:
     session = _session(region, endpoint_url)
     if table_name is None:
         if stack is None:
@@ -157,11 +157,11 @@ def open_table(
             )
         table_name = stack_output(session, stack, "KeysTableName")
     client = session.client("dynamodb", endpoint_url=endpoint_url)
-    return Table(DynamoStore(client, table_name), session, table_name)
+    return KeysTable(DynamoStore(client, table_name), session, table_name)
 
 
 @contextlib.contextmanager
-def _table_errors(table: Table) -> Iterator[None]:
+def _table_errors(table: KeysTable) -> Iterator[None]:
     """A missing table is a wrong --table or --region: say so, not ResourceNotFoundException."""
     try:
         yield

@@ -87,12 +87,7 @@ def test_local_on_a_taken_port_fails_at_once_with_a_port_hint_and_issues_no_key(
     assert "starting" not in captured.out
 
 
-def test_bedrock_without_credentials_fails_with_one_line(capsys, monkeypatch) -> None:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+def test_bedrock_without_credentials_fails_with_one_line(capsys, no_aws_credentials) -> None:
     assert main(["local", "--once", "--bedrock", "--port", "0"]) == 1
     assert "no AWS credentials found" in capsys.readouterr().err
 

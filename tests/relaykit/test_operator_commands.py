@@ -343,12 +343,7 @@ def test_doctor_json_lists_every_check(cloud, capsys) -> None:
     assert {"name": "credentials", "state": "ok"}.items() <= checks[0].items()
 
 
-def test_doctor_without_credentials_says_how_to_get_them(monkeypatch, capsys) -> None:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+def test_doctor_without_credentials_says_how_to_get_them(no_aws_credentials, capsys) -> None:
     config = deployment_config(CDK_JSON)
     client: Any = boto3.session.Session().client
     checks = run_checks(config, lambda s, r: client(s, region_name=r), gcp=False, tooling=False)

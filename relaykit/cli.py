@@ -32,7 +32,6 @@ PROG = "relaykit"
 
 app = typer.Typer(
     name=PROG,
-    help="Your own Claude endpoint: the relay, the Bedrock simulator, keys, and operator tools.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,

@@ -26,7 +26,7 @@ from relay.targets import bedrock_target
 from relaykit.environment import LOCAL_TABLE, environment
 from relaykit.failures import bind_failure
 from relaykit.serve import table_lines
-from relaykit.threaded import ThreadedServer, listen
+from relaykit.threaded import ThreadedServer
 
 PROMPT = "In one sentence: what is this endpoint?"
 
@@ -54,8 +54,6 @@ def run_local(options: LocalOptions, say: Say = print) -> None:
         key_digests=fixed,
         table_name=LOCAL_TABLE,
     )
-    # Fail on a taken port before anything slow starts (the server binds it again below).
-    listen(options.host, options.port, "relay").close()
 
     def step(what: str) -> None:
         say(f"... {what}", flush=True)

@@ -57,6 +57,10 @@ def local(
     Example: relaykit local --once
     """
     check_bedrock_region(region, routing)
+    from relaykit.threaded import listen
+
+    # Fail on a taken port before anything slow starts (the relay binds it again once built).
+    listen(host, port, "relay").close()
     _loading("the relay, the embedded AWS and the anthropic SDK")
     from relaykit.local import LocalOptions, run_local
 

@@ -2,7 +2,8 @@
 
 Keys live in the relay's DynamoDB table (stack output `KeysTableName`; `--stack` reads it from
 the stack). Behind API Gateway, `--usage-plan` (stack output `UsagePlanId`) also registers the
-same secret as a gateway API key in the usage plan, so one key passes both. Against the table of
+key in the usage plan, as a gateway key derived from its digest (never the secret), so one key
+passes both. Against the table of
 `relaykit local`/`serve`, pass the `--endpoint-url` they print.
 """
 
@@ -23,8 +24,10 @@ from botocore.exceptions import ClientError
 
 from relay.catalog import MODELS, UnknownModelError, by_alias
 from relay.dynamo import KEY_CACHE_SECONDS, DynamoStore
+from relay.gateway_key import usage_plan_key_value
 from relay.keys import ApiKey
 from relay.metering import UsageRecord
+from relay.settings import key_digest
 from relaykit.failures import Failure
 from relaykit.options import AwsEndpoint, AwsRegion, Json
 from relaykit.output import day, emit_json, table, usd
@@ -175,11 +178,12 @@ def _table_errors(table: KeysTable) -> Iterator[None]:
 
 
 def admit_at_gateway(
-    session: boto3.session.Session, usage_plan: str, key_id: str, secret: str, say: Say
+    session: boto3.session.Session, usage_plan: str, key_id: str, digest: str, say: Say
 ) -> None:
-    """Admit `secret` at API Gateway: an API key named after the relay key, in the usage plan."""
+    """Register the relay key in the usage plan as its derived gateway key (relay/gateway_key.py),
+    never as the secret: API Gateway keeps key values readable."""
     gateway = session.client("apigateway")
-    created = gateway.create_api_key(name=key_id, value=secret, enabled=True)
+    created = gateway.create_api_key(name=key_id, value=usage_plan_key_value(digest), enabled=True)
     gateway.create_usage_plan_key(usagePlanId=usage_plan, keyId=created["id"], keyType="API_KEY")
     say(f"admitted at API Gateway as API key {created['id']} in usage plan {usage_plan}")
 
@@ -276,7 +280,7 @@ def create(
             cache=cache,
         )
     if usage_plan:
-        admit_at_gateway(where.session, usage_plan, key.key_id, secret, print)
+        admit_at_gateway(where.session, usage_plan, key.key_id, key_digest(secret), print)
     _issued(key, secret, json)
 
 
@@ -435,7 +439,7 @@ def rotate(
         )
         where.store.set_disabled(key_id)
     if usage_plan:
-        admit_at_gateway(where.session, usage_plan, key.key_id, secret, print)
+        admit_at_gateway(where.session, usage_plan, key.key_id, key_digest(secret), print)
     if not json:
         print(f"{key_id} revoked; its replacement:")
     _issued(key, secret, json)

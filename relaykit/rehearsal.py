@@ -61,6 +61,8 @@ NODE_BIN = REPO_ROOT / "node_modules" / ".bin"
 BOOTSTRAP_HINT = "run scripts/bootstrap.sh (npm ci installs the pinned Node 22 and CDK CLI)"
 REGION = "us-east-1"
 REHEARSAL_CONTEXT = {"relaykit.bootstrapVersionRule": "false"}
+# Context a rehearsal supplies unless given: synthesis requires an alarm recipient.
+REHEARSAL_DEFAULTS = {"relaykit.alarms.emails": '["rehearsal@example.com"]'}
 _START_TIMEOUT = 30.0
 # moto creates a stack's resources in one pass, before any custom resource answers, so what
 # reads CDK's cross-region export reader (the Hong Kong relay's guardrail grant) gets nothing.
@@ -166,7 +168,12 @@ class DeployRehearsal(Running):
     def deploy(self, context: Mapping[str, str] | None = None) -> dict[str, DeployedStack]:
         """Synthesise with `context` (over the rehearsal's), bootstrap, deploy every stack."""
         assembly = self.workdir / f"cdk.out.{self._steps + 1}"
-        overrides = {**self._context, **(context or {}), **REHEARSAL_CONTEXT}
+        overrides = {
+            **REHEARSAL_DEFAULTS,
+            **self._context,
+            **(context or {}),
+            **REHEARSAL_CONTEXT,
+        }
         flags = [arg for key, value in overrides.items() for arg in ("-c", f"{key}={value}")]
         self._cdk("synth", "--quiet", "--output", str(assembly), *flags)
         stacks = _stacks_of(assembly)

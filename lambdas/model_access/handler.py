@@ -9,16 +9,22 @@ timed-out deploy is fixed by deploying again. Deleting the resource leaves the a
 other workloads in the account may rely on them.
 
 `Custom::BedrockInvocationLogging` sets the region's model invocation logging configuration
-(CloudWatch Logs, text only) and removes it on delete.
+(CloudWatch Logs, text only). That configuration is one per account and region, so it reads what
+is there first: none, or ours already, is fine; a different one (say a central S3 audit setup)
+is refused unless the `TakeOver` property is set, and then remembered in the physical id. On
+delete, including a rollback, it restores what was there (or removes ours), and leaves the
+configuration alone if someone else has changed it since.
 
 Only the standard library and the runtime's boto3 are used; the client is injected for tests.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import urllib.request
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
@@ -61,6 +67,7 @@ class BedrockControl(Protocol):
         loggingConfig: Mapping[str, Any],
     ) -> Mapping[str, Any]: ...
     def delete_model_invocation_logging_configuration(self) -> Mapping[str, Any]: ...
+    def get_model_invocation_logging_configuration(self) -> Mapping[str, Any]: ...
 
 
 def _error_code(error: Exception) -> str:
@@ -190,24 +197,105 @@ def model_access(
     return {"Models": ",".join(model_ids), "UseCase": use_case}
 
 
-def invocation_logging(
-    client: BedrockControl, properties: Mapping[str, Any], request_type: str
-) -> dict[str, str]:
-    if request_type == "Delete":
-        client.delete_model_invocation_logging_configuration()
+# The physical id says what to restore on delete: nothing was there, or this (compressed) config.
+_PRIOR_NONE = "invocation-logging:prior=none"
+_PRIOR_PREFIX = "invocation-logging:prior="
+_REFUSED = "invocation-logging:refused"
+# CloudFormation keeps physical ids up to 1 KB.
+_PHYSICAL_ID_LIMIT = 1024
+
+
+def _our_config(properties: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "cloudWatchConfig": {
+            "logGroupName": properties["LogGroupName"],
+            "roleArn": properties["RoleArn"],
+        },
+        "textDataDeliveryEnabled": True,
+        "imageDataDeliveryEnabled": False,
+        "embeddingDataDeliveryEnabled": False,
+    }
+
+
+def _normal(config: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A config without its unset and false fields, so equal settings compare equal."""
+    if not config:
         return {}
-    client.put_model_invocation_logging_configuration(
-        loggingConfig={
-            "cloudWatchConfig": {
-                "logGroupName": properties["LogGroupName"],
-                "roleArn": properties["RoleArn"],
-            },
-            "textDataDeliveryEnabled": True,
-            "imageDataDeliveryEnabled": False,
-            "embeddingDataDeliveryEnabled": False,
-        }
-    )
-    return {"LogGroupName": str(properties["LogGroupName"])}
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, Mapping):
+            value = _normal(value)
+        if value not in (None, False, {}, ""):
+            out[key] = value
+    return out
+
+
+def _current(client: BedrockControl) -> dict[str, Any]:
+    return _normal(client.get_model_invocation_logging_configuration().get("loggingConfig"))
+
+
+def _remember(prior: Mapping[str, Any]) -> str:
+    if not prior:
+        return _PRIOR_NONE
+    packed = base64.urlsafe_b64encode(zlib.compress(json.dumps(prior).encode(), 9)).decode()
+    physical_id = _PRIOR_PREFIX + packed
+    if len(physical_id) > _PHYSICAL_ID_LIMIT:
+        raise ModelAccessError(
+            "the region's existing invocation logging configuration is too large to remember "
+            "for restoring it on delete; leave relaykit.invocationLogging.enabled=false and "
+            "keep the existing configuration"
+        )
+    return physical_id
+
+
+def _recall(physical_id: str) -> dict[str, Any] | None:
+    """What to restore: {} for nothing, None if this resource never set the configuration."""
+    if physical_id == _PRIOR_NONE:
+        return {}
+    if physical_id.startswith(_PRIOR_PREFIX):
+        packed = physical_id[len(_PRIOR_PREFIX) :]
+        prior: dict[str, Any] = json.loads(zlib.decompress(base64.urlsafe_b64decode(packed)))
+        return prior
+    return None
+
+
+def invocation_logging(
+    client: BedrockControl, event: Mapping[str, Any]
+) -> tuple[str, dict[str, str]]:
+    """Run one event of `Custom::BedrockInvocationLogging`; (physical id, data)."""
+    request_type = event["RequestType"]
+    properties = event.get("ResourceProperties", {})
+    physical_id = str(event.get("PhysicalResourceId") or _REFUSED)
+    current = _current(client)
+    if request_type == "Delete":
+        prior = _recall(physical_id)
+        if prior is None or current != _normal(_our_config(properties)):
+            return physical_id, {}  # never ours, or changed by someone since: leave it
+        if prior:
+            client.put_model_invocation_logging_configuration(loggingConfig=prior)
+        else:
+            client.delete_model_invocation_logging_configuration()
+        return physical_id, {}
+    ours = _our_config(properties)
+    old = event.get("OldResourceProperties")
+    ours_before = _normal(_our_config(old)) if request_type == "Update" and old else None
+    if request_type == "Create":
+        if current and current != _normal(ours) and properties.get("TakeOver") != "true":
+            raise ModelAccessError(
+                "this region already has a different Bedrock model invocation logging "
+                f"configuration ({json.dumps(current)}); deploying would replace it for every "
+                "workload in the account. Keep it (relaykit.invocationLogging.enabled=false) or "
+                "replace it, restoring it on destroy (relaykit.invocationLogging.takeOver=true)."
+            )
+        physical_id = _remember(current if current != _normal(ours) else {})
+    elif current not in ({}, ours_before, _normal(ours)):
+        raise ModelAccessError(
+            "the region's Bedrock model invocation logging configuration was changed outside "
+            "this stack; it is left as it is. Set relaykit.invocationLogging.enabled=false to "
+            "keep it, or restore this stack's configuration and deploy again."
+        )
+    client.put_model_invocation_logging_configuration(loggingConfig=ours)
+    return physical_id, {"LogGroupName": str(properties["LogGroupName"])}
 
 
 def dispatch(
@@ -226,7 +314,7 @@ def dispatch(
             return physical_id, {}
         return physical_id, model_access(client, properties, remaining_seconds)
     if resource_type == "Custom::BedrockInvocationLogging":
-        return physical_id, invocation_logging(client, properties, request_type)
+        return invocation_logging(client, event)
     raise ModelAccessError(f"unknown resource type {resource_type}")
 
 

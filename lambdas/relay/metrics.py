@@ -1,8 +1,10 @@
 """CloudWatch metrics in Embedded Metric Format (Powertools), one document per request.
 
-Every metric carries two dimension sets, `model` and `model`+`key`, so dashboards can draw the
-deployment and one key alike; `Errors` carries `model`+`error_type`. The namespace comes from
-POWERTOOLS_METRICS_NAMESPACE (the stacks set it), "ClaudeRelay" otherwise.
+Every metric carries the `model` dimension set; with RELAY_METRICS_PER_KEY (cdk context
+`metrics.perKey`) also `model`+`key`, so a dashboard can draw one key, at $0.30 a month per key,
+model and metric name (10 metrics: 50 keys on one model are $150 a month). `Errors` carries
+`model`+`error_type`. The namespace comes from POWERTOOLS_METRICS_NAMESPACE (the stacks set it),
+"ClaudeRelay" otherwise.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from relay.metering import UsageRecord
+from relay.settings import metrics_per_key
 
 DEFAULT_NAMESPACE = "ClaudeRelay"
 
@@ -26,7 +29,8 @@ def emit(record: UsageRecord, alias: str, error_type: str | None, fell_back: boo
     """Print the request's metrics; Lambda ships stdout's EMF lines to CloudWatch."""
     metrics = _metrics()
     metrics.add_dimension(name="model", value=alias)
-    metrics.add_dimensions(model=alias, key=record.key_id)
+    if metrics_per_key(os.environ):
+        metrics.add_dimensions(model=alias, key=record.key_id)
     count = MetricUnit.Count
     metrics.add_metric(name="Requests", unit=count, value=1)
     metrics.add_metric(name="InputTokens", unit=count, value=record.input_tokens)

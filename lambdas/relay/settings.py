@@ -28,6 +28,12 @@ class ConfigError(ValueError):
     """A setting is missing or wrong; the message names the variable and the fix."""
 
 
+def metrics_per_key(env: Mapping[str, str]) -> bool:
+    """RELAY_METRICS_PER_KEY=true adds the `model`+`key` dimension set to every metric (one
+    CloudWatch custom metric per key, model and metric name: $0.30 a month each)."""
+    return env.get("RELAY_METRICS_PER_KEY", "").strip().lower() in ("1", "true", "yes")
+
+
 def key_digest(key: str) -> str:
     """Keys are compared and kept only as SHA-256 digests."""
     return hashlib.sha256(key.encode()).hexdigest()

@@ -61,7 +61,11 @@ class BedrockAccessStack(Stack):
             self.invocation_logging = BedrockInvocationLogging(
                 self,
                 "InvocationLogging",
-                InvocationLoggingProps(retention_days=settings.invocation_logging.retention_days),
+                InvocationLoggingProps(
+                    retention_days=settings.invocation_logging.retention_days,
+                    take_over=settings.invocation_logging.take_over,
+                    customer_managed_key=settings.encryption.customer_managed_keys,
+                ),
             )
         self.guardrail: PiiGuardrail | None = None
         if settings.guardrail.enabled:

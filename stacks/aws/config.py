@@ -154,23 +154,36 @@ class ModelAccess(_Section):
 class InvocationLogging(_Section):
     """Bedrock model invocation logging to a KMS-encrypted CloudWatch log group.
 
-    The logs hold prompts and completions: keep retention short and access narrow.
+    The logs hold prompts and completions: keep retention short and access narrow. The setting
+    is one per account and region: a different configuration already there is refused unless
+    `take_over` is set, and is then restored when the stack is deleted.
     """
 
     enabled: bool = True
     retention_days: int = Field(default=30, ge=1)
+    take_over: bool = False
 
 
 class Guardrail(_Section):
-    """A PII guardrail the relay applies to every call (anonymises phones, ids, e-mails, cards)."""
+    """A PII guardrail the relay applies to every call (anonymises phones, ids, e-mails, cards).
 
-    enabled: bool = True
+    Off by default for its price: Bedrock's sensitive-information filter costs $0.10 per 1,000
+    text units (1,000 characters), on the prompt and on the reply; a typical Haiku 4.5 request
+    (400 tokens in, 150 out) pays about $0.0003 for it, a quarter of its token cost.
+    """
+
+    enabled: bool = False
 
 
 class ApplicationProfiles(_Section):
-    """Application inference profiles per model, tagged for cost allocation."""
+    """Application inference profiles per model, tagged for cost allocation.
 
-    enabled: bool = True
+    Off by default: the relay invokes the system inference profiles and meters cost per key
+    itself. Turn on for other applications in the account, which invoke the profiles (their ARNs
+    are outputs and in the InvokeModels policy) to see their spend by the deployment's tag.
+    """
+
+    enabled: bool = False
     # Regions whose CloudFormation has no AWS::Bedrock::ApplicationInferenceProfile yet (CDK's
     # template validation reports it as F3006); no profiles are created there.
     unavailable_regions: tuple[str, ...] = ("ap-east-2",)
@@ -183,14 +196,23 @@ class Cache(_Section):
 
 
 class Waf(_Section):
-    """AWS WAF in front of each relay: a per-IP rate limit and optional allow-lists."""
+    """AWS WAF in front of each relay: a per-IP rate limit and optional allow-lists.
 
-    enabled: bool = True
-    # Requests per 5 minutes per client IP before WAF blocks it.
-    rate_limit: int = Field(default=2000, ge=10)
+    Off by default for its price ($5 a month per web ACL, $1 per rule, $0.60 per million
+    requests): every key is already throttled by the usage plan and the stage, and checked by the
+    authorizer. Turn it on for IP or country allow-lists (the Hong Kong relay requires the
+    country list).
+    """
+
+    enabled: bool = False
+    # Requests per 5 minutes per client IP before WAF blocks it: flood protection only, high
+    # enough for an office behind one NAT address (each key is throttled by the usage plan).
+    rate_limit: int = Field(default=20_000, ge=10)
     allowed_cidrs: tuple[str, ...] = ()
-    # ISO 3166-1 alpha-2 codes; empty means any country.
+    # ISO 3166-1 alpha-2 codes; empty means any country. The Hong Kong relay requires a list
+    # (or `acknowledge_any_country`): the operator answers for where the models are used.
     allowed_countries: tuple[str, ...] = ()
+    acknowledge_any_country: bool = False
 
     @field_validator("allowed_cidrs")
     @classmethod
@@ -209,30 +231,55 @@ class Waf(_Section):
         return value
 
 
+class StageThrottle(_Section):
+    """The stage's throttle for all keys together; its burst defaults to the relay's reserved
+    concurrency, so a burst never queues for instances that are not there."""
+
+    rate_limit: float = Field(default=25, gt=0)
+    # None: the relay's reserved concurrency.
+    burst_limit: int | None = Field(default=None, ge=1)
+
+
+class Metrics(_Section):
+    """The relay's CloudWatch metrics. `per_key` adds a `model`+`key` dimension set: one custom
+    metric per key, model and metric name, $0.30 a month each (10 metrics x 50 keys = $150)."""
+
+    per_key: bool = False
+
+
 class UsagePlan(_Section):
-    """Per-key throttle and quota that API Gateway enforces."""
+    """Per-key throttle and quota that API Gateway enforces, for every relay key registered in
+    the plan with `relaykit keys create --usage-plan` (the stack itself creates no key)."""
 
     rate_limit: float = Field(default=20, gt=0)
     burst_limit: int = Field(default=40, ge=1)
     quota_per_day: int = Field(default=20_000, ge=1)
-    # One API key is created per name.
-    api_keys: tuple[str, ...] = ("default",)
 
-    @field_validator("api_keys")
-    @classmethod
-    def _keys(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        if not value or len(set(value)) != len(value):
-            raise ValueError('list one or more distinct key names, e.g. ["default"]')
-        return value
+
+class ApiGatewayLogging(_Section):
+    """API Gateway access and execution logs for the relay stages.
+
+    REST API logging needs the region's account-wide API Gateway CloudWatch role
+    (`aws apigateway get-account`): in a shared account it is usually set already. Only with
+    `create_account_role` does the stack set it (an `AWS::ApiGateway::Account`, retained on
+    destroy so other APIs keep logging); that replaces any role set before.
+    """
+
+    enabled: bool = True
+    create_account_role: bool = False
 
 
 class Alarms(_Section):
-    """Alarm thresholds and who is told."""
+    """Alarm thresholds and who is told.
+
+    `emails` receive the alarms, the budget's notifications and the cost anomaly alerts;
+    synthesis refuses an empty list unless `acknowledge_no_recipients` says that is meant.
+    """
 
     emails: tuple[str, ...] = ()
+    acknowledge_no_recipients: bool = False
     success_rate_percent: float = Field(default=95, gt=0, le=100)
     p99_latency_ms: int = Field(default=5000, ge=1)
-    throttles_per_5_minutes: int = Field(default=1, ge=1)
     # The daily cost alarm fires above this share of the daily budget.
     cost_alarm_percent: float = Field(default=120, gt=0)
 
@@ -246,29 +293,57 @@ class Alarms(_Section):
 
 
 class Budget(_Section):
-    """An AWS Budget on Bedrock spend, and the daily figure the cost alarm compares with."""
+    """An AWS Budget on Bedrock spend, a cost anomaly alert, and the daily figure the relay's
+    cost alarm compares with."""
 
     monthly_usd: float = Field(default=100, gt=0)
-    # Cost Explorer service names the budget counts. Anthropic models may bill through AWS
-    # Marketplace under their own "(Amazon Bedrock Edition)" names: add those here.
+    # Cost Explorer SERVICE values the budget counts. Amazon Bedrock's own charges (guardrails,
+    # first-party models) bill as "Amazon Bedrock"; Anthropic's models are sold through AWS
+    # Marketplace and bill under a service name per model, so no fixed list of names keeps up.
     services: tuple[str, ...] = ("Amazon Bedrock",)
+    # Also count every charge whose billing entity is AWS Marketplace: that catches each Claude
+    # model whatever its service name, and also the account's other Marketplace subscriptions.
+    include_marketplace: bool = True
+    # AWS Cost Anomaly Detection: an e-mail when the day's spend is anomalous by more than the
+    # daily budget. An account holds one AWS-services monitor; give its ARN to reuse it.
+    anomaly_detection: bool = True
+    anomaly_monitor_arn: str | None = None
 
     @property
     def daily_usd(self) -> float:
         return self.monthly_usd / 30
 
 
+class Encryption(_Section):
+    """Customer-managed KMS keys ($1 a month each) for the alarm topics and the invocation logs.
+
+    Off by default: CloudWatch Logs encrypts log groups at rest without one, and alarm messages
+    carry alarm names and thresholds, no data. Turn on to control the keys (key policy, audit of
+    every decryption); the invocation logs hold prompts and completions.
+    """
+
+    customer_managed_keys: bool = False
+
+
 class LambdaSettings(_Section):
     """The relay function and the AWS Lambda Web Adapter layer that streams its responses."""
 
     architecture: Architecture = Architecture.ARM_64
-    memory_mb: int = Field(default=1024, ge=128, le=10240)
+    # The relay waits on Bedrock for most of a request and is billed per GB-second while it
+    # does: 512 MB halves 1024 MB's duration cost (docs/aws.md's cost table).
+    memory_mb: int = Field(default=512, ge=128, le=10240)
     # The layer ARN is arn:{partition}:lambda:{region}:{account}:layer:{name}:{version}, where
     # name is LambdaAdapterLayerArm64 or LambdaAdapterLayerX86
     # (github.com/aws/aws-lambda-web-adapter, "Zip packages").
     web_adapter_account: str = "753240598075"
     web_adapter_version: int = Field(default=27, ge=1)
     log_retention_days: int = Field(default=30, ge=1)
+    # The relay's reserved concurrency: its ceiling, and capacity no other function takes. A
+    # stream holds an instance for its whole reply (up to 15 minutes), so this bounds the
+    # requests in flight: Bedrock's requests-per-minute quota for the configured models times
+    # a reply's seconds / 60 (e.g. 250 RPM at 12 s is 50). The account's unreserved concurrency
+    # must stay at 100 or more, so accounts still at a low concurrency quota lower this.
+    reserved_concurrency: int = Field(default=50, ge=1)
 
     @field_validator("web_adapter_account")
     @classmethod
@@ -291,10 +366,14 @@ class RelayKitSettings(_Section):
     model_access: ModelAccess = ModelAccess()
     invocation_logging: InvocationLogging = InvocationLogging()
     guardrail: Guardrail = Guardrail()
+    encryption: Encryption = Encryption()
     application_profiles: ApplicationProfiles = ApplicationProfiles()
     cache: Cache = Cache()
     waf: Waf = Waf()
     usage_plan: UsagePlan = UsagePlan()
+    stage_throttle: StageThrottle = StageThrottle()
+    metrics: Metrics = Metrics()
+    api_gateway_logging: ApiGatewayLogging = ApiGatewayLogging()
     alarms: Alarms = Alarms()
     budget: Budget = Budget()
     lambda_: LambdaSettings = Field(default=LambdaSettings(), alias="lambda")
@@ -376,12 +455,24 @@ def load_config(
         settings = RelayKitSettings.model_validate(raw)
     except ValidationError as error:
         raise ConfigError(_describe(error)) from None
+    _require_recipients(settings.alarms)
     models = _resolve_models(settings)
     account = settings.account or default_account
     relays = [_primary_site(settings, models)]
     if settings.hong_kong.enabled:
         relays.append(_hong_kong_site(settings, models))
     return RelayKitConfig(settings, account, models, tuple(relays))
+
+
+def _require_recipients(alarms: Alarms) -> None:
+    if alarms.emails or alarms.acknowledge_no_recipients:
+        return
+    raise ConfigError(
+        f"{CONTEXT_KEY}.alarms.emails: no one would hear of the budget, cost anomalies or "
+        f"alarms: list at least one address, e.g. -c {CONTEXT_KEY}.alarms.emails="
+        f"'[\"ops@example.com\"]', or set {CONTEXT_KEY}.alarms.acknowledgeNoRecipients=true "
+        "to deploy without anyone being told"
+    )
 
 
 def _merge_overrides(context: Mapping[str, Any]) -> dict[str, Any]:
@@ -463,7 +554,23 @@ def _primary_site(settings: RelayKitSettings, models: tuple[Model, ...]) -> Rela
     return RelaySite("primary", primary.region, bedrock_region, targets, reason)
 
 
+def _require_country_list(settings: RelayKitSettings) -> None:
+    waf = settings.waf
+    if waf.enabled and waf.allowed_countries:
+        return
+    if not waf.enabled or not waf.acknowledge_any_country:
+        raise ConfigError(
+            f"{CONTEXT_KEY}.waf.allowedCountries: the Hong Kong relay needs a country "
+            "allow-list, e.g. -c relaykit.waf.enabled=true "
+            "-c relaykit.waf.allowedCountries='[\"HK\"]', listing "
+            "only places where Anthropic and AWS support the models for your users; or set "
+            f"{CONTEXT_KEY}.waf.acknowledgeAnyCountry=true to answer for that yourself "
+            "(docs/aws.md, 'Compliance first')"
+        )
+
+
 def _hong_kong_site(settings: RelayKitSettings, models: tuple[Model, ...]) -> RelaySite:
+    _require_country_list(settings)
     hk = settings.hong_kong
     key = f"{CONTEXT_KEY}.hongKong.bedrockRegion"
     if hk.bedrock_region is not None:

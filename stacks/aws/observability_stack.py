@@ -22,7 +22,10 @@ class ObservabilityStack(Stack):
         self, scope: Construct, construct_id: str, *, config: RelayKitConfig, **kwargs: Any
     ) -> None:
         super().__init__(
-            scope, construct_id, description="Claude relay dashboard and Bedrock budget", **kwargs
+            scope,
+            construct_id,
+            description="Claude relay dashboard, Bedrock budget and cost anomaly alerts",
+            **kwargs,
         )
         settings = config.settings
         self.dashboard = DeploymentDashboard(
@@ -37,7 +40,10 @@ class ObservabilityStack(Stack):
                 name=f"{settings.prefix}-bedrock",
                 monthly_usd=settings.budget.monthly_usd,
                 services=settings.budget.services,
+                include_marketplace=settings.budget.include_marketplace,
                 emails=settings.alarms.emails,
+                anomaly_detection=settings.budget.anomaly_detection,
+                anomaly_monitor_arn=settings.budget.anomaly_monitor_arn,
             ),
         )
         CfnOutput(self, "DashboardName", value=f"{settings.prefix}-relay")

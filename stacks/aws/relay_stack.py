@@ -46,7 +46,15 @@ class RelayStack(Stack):
             RelayProps(site=site, settings=config.settings, account=account, guardrail=guardrail),
         )
         self.alarms = RelayAlarms(
-            self, "Alarms", RelayAlarmsProps(site=site, settings=config.settings)
+            self,
+            "Alarms",
+            RelayAlarmsProps(
+                site=site,
+                settings=config.settings,
+                relay_function=self.relay.function.function,
+                authorizer_function=self.relay.authorizer_function.function,
+                usage_table=self.relay.usage_table,
+            ),
         )
         base_url = Fn.join(
             "",
@@ -65,26 +73,6 @@ class RelayStack(Stack):
             value=Fn.join("", ["export ANTHROPIC_BASE_URL=", base_url]),
             description="Point the Anthropic SDKs and Claude Code at the relay",
         )
-        for name, key in self.relay.api_keys.items():
-            CfnOutput(
-                self,
-                f"ApiKeyId{name.title().replace('-', '')}",
-                value=key.key_id,
-                description=f"Id of API key '{name}'",
-            )
-            CfnOutput(
-                self,
-                f"GetApiKeyCommand{name.title().replace('-', '')}",
-                value=Fn.join(
-                    "",
-                    [
-                        "aws apigateway get-api-key --include-value --query value --output text "
-                        f"--region {site.region} --api-key ",
-                        key.key_id,
-                    ],
-                ),
-                description=f"Prints the value of API key '{name}'",
-            )
         CfnOutput(
             self, "BedrockRegion", value=site.bedrock_region, description=site.bedrock_region_reason
         )
@@ -101,5 +89,5 @@ class RelayStack(Stack):
             self,
             "UsagePlanId",
             value=self.relay.usage_plan.usage_plan_id,
-            description="relaykit keys create --usage-plan <this> also admits a key at the gateway",
+            description="relaykit keys create --usage-plan <this> admits a key at the gateway",
         )

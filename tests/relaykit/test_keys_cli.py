@@ -14,6 +14,7 @@ from moto import mock_aws
 
 from relay.catalog import DEFAULT_MODEL, MODELS
 from relay.dynamo import DynamoStore
+from relay.gateway_key import usage_plan_key_value
 from relay.keys import ApiKey
 from relay.ledger import Admission
 from relay.metering import UsageRecord
@@ -79,13 +80,16 @@ def test_create_issues_a_key_with_its_limits(store, capsys) -> None:
     assert key.valid_until.date().isoformat() == TOMORROW
 
 
-def test_create_can_admit_the_same_secret_at_api_gateway(store, capsys) -> None:
+def test_create_admits_the_key_at_api_gateway_as_its_derived_key_not_the_secret(
+    store, capsys
+) -> None:
     gateway = boto3.client("apigateway", region_name=REGION)
     plan = gateway.create_usage_plan(name="relay")["id"]
     assert main(["keys", "create", *WHERE, "--owner", "team-a", "--usage-plan", plan]) == 0
     secret = secret_in(capsys.readouterr().out)
     (admitted,) = gateway.get_usage_plan_keys(usagePlanId=plan)["items"]
-    assert admitted["value"] == secret
+    assert admitted["value"] != secret
+    assert admitted["value"] == usage_plan_key_value(key_digest(secret))
 
 
 def test_create_reads_the_table_from_the_stack_outputs(store, capsys) -> None:

@@ -49,6 +49,8 @@ class FunctionProps:
     environment: tuple[tuple[str, str], ...] = ()
     layers: tuple[lambda_.ILayerVersion, ...] = ()
     tracing: bool = False
+    # None: unreserved (a custom-resource or authorizer function that runs briefly).
+    reserved_concurrency: int | None = None
 
 
 class LoggedFunction(Construct):
@@ -91,6 +93,7 @@ class LoggedFunction(Construct):
             role=self.role,
             log_group=self.log_group,
             tracing=lambda_.Tracing.ACTIVE if props.tracing else lambda_.Tracing.DISABLED,
+            reserved_concurrent_executions=props.reserved_concurrency,
         )
         self.role.add_to_policy(
             iam.PolicyStatement(

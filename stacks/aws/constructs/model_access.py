@@ -26,9 +26,13 @@ MODEL_ACCESS_ACTIONS = (
     "bedrock:CreateFoundationModelAgreement",
     "bedrock:GetUseCaseForModelAccess",
     "bedrock:PutUseCaseForModelAccess",
-    "aws-marketplace:Subscribe",
-    "aws-marketplace:ViewSubscriptions",
 )
+# CreateFoundationModelAgreement subscribes to the model's Marketplace product with the caller's
+# permissions. AWS Marketplace is a global service (its requests do not carry the Bedrock
+# region, so aws:RequestedRegion would deny them outside us-east-1), and the product ids behind
+# Bedrock's Anthropic offers are not published per model and region, so the statement cannot
+# name them with aws-marketplace:ProductId: it allows subscribing, never unsubscribing.
+MARKETPLACE_ACTIONS = ("aws-marketplace:Subscribe", "aws-marketplace:ViewSubscriptions")
 
 
 def control_function(
@@ -77,10 +81,18 @@ class BedrockModelAccess(Construct):
                 conditions={"StringEquals": {"aws:RequestedRegion": region}},
             )
         )
+        self.handler.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="SubscribeToModelOffers",
+                actions=list(MARKETPLACE_ACTIONS),
+                resources=["*"],
+            )
+        )
         acknowledge(
             self.handler.role,
             "The model-access and Marketplace subscription actions support no resource-level "
-            "permissions; the statement is limited to this region with aws:RequestedRegion.",
+            "permissions; the Bedrock statement is limited to this region with "
+            "aws:RequestedRegion, the Marketplace one to Subscribe and ViewSubscriptions.",
             "AwsSolutions-IAM5[Resource::*]",
         )
         self.resource = CustomResource(

@@ -5,14 +5,18 @@ Lambda Web Adapter layer with AWS_LWA_INVOKE_MODE=response_stream, and API Gatew
 through the `response-streaming-invocations` URI (ResponseTransferMode.STREAM) with the
 15-minute timeout streaming allows.
 
-Clients authenticate with API Gateway API keys, sent as `x-api-key` or `Authorization: Bearer`:
-a small authorizer hands the key to API Gateway (key source AUTHORIZER), which checks it against
-the usage plan (throttle and daily quota). The relay therefore runs with RELAY_AUTH=api-gateway.
+Clients authenticate with relay keys (`relaykit keys create`), sent as `x-api-key` or
+`Authorization: Bearer`. A small authorizer looks the key's digest up in the relay's key table and
+hands API Gateway the key's derived usage-plan key (key source AUTHORIZER), which the usage plan
+throttles and caps; the relay, with RELAY_AUTH=api-gateway, then applies the key's own limits and
+budgets. The stack creates no API key: each relay key reaches the usage plan through
+`relaykit keys create --usage-plan`, and the client's secret is never an API Gateway key.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
@@ -26,11 +30,30 @@ from stacks.aws.bedrock_grants import invoke_statements
 from stacks.aws.bundling import PORT, REPO_ROOT, RUNTIME, relay_code
 from stacks.aws.config import Architecture, RelayKitSettings, RelaySite
 from stacks.aws.constructs.function import FunctionProps, LoggedFunction, retention
+from stacks.aws.constructs.gateway_responses import add_gateway_responses
 from stacks.aws.constructs.web_acl import RelayWebAcl, RelayWebAclProps
 from stacks.aws.nag import acknowledge
 
-KEY_AUTHORIZER_CODE = REPO_ROOT / "lambdas" / "key_authorizer"
+# What the relay does to its tables (relay/dynamo.py at runtime: key lookups, limit counters,
+# budget transactions, usage records, breaker state, cached replies). Scans, queries and deletes
+# are the operator's `relaykit keys`/`usage`, with the operator's credentials.
+RELAY_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
+RELAY_CACHE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem")
+LAMBDAS = REPO_ROOT / "lambdas"
+# The authorizer ships its own package and the one relay module it shares with the CLI.
+KEY_AUTHORIZER_FILES = (
+    "key_authorizer/__init__.py",
+    "key_authorizer/handler.py",
+    "relay/__init__.py",
+    "relay/gateway_key.py",
+)
 STREAMING_TIMEOUT = Duration.minutes(15)
+# Lambda takes at most 6 MB (6,291,456 bytes) per synchronous invocation, and the proxy event
+# carries the body inside JSON next to the headers and context, base64-encoded (4/3 larger) when
+# API Gateway treats it as binary. So the relay admits bodies up to 3/4 of the limit less 64 KiB
+# for the event around it, about 4.45 MiB; larger ones it refuses as request_too_large.
+LAMBDA_PAYLOAD_LIMIT_BYTES = 6_291_456
+MAX_BODY_BYTES = (LAMBDA_PAYLOAD_LIMIT_BYTES - 64 * 1024) * 3 // 4
 
 
 def web_adapter_layer_arn(
@@ -67,7 +90,7 @@ class Relay(Construct):
     """Provisions the relay function, its tables, the REST API, keys, usage plan and WAF.
 
     Attributes: `function` (and `role`), `usage_table`, `cache_table` (None if disabled), `api`,
-    `usage_plan`, `api_keys` (by name), `authorizer_function`, `web_acl` (None if disabled).
+    `usage_plan`, `authorizer_function`, `web_acl` (None if disabled).
     """
 
     def __init__(self, scope: Construct, construct_id: str, props: RelayProps) -> None:
@@ -87,9 +110,9 @@ class Relay(Construct):
                     resources=[props.guardrail.arn],
                 )
             )
-        self.usage_table.grant_read_write_data(self.role)
+        self.usage_table.grant(self.role, *RELAY_TABLE_ACTIONS)
         if self.cache_table is not None:
-            self.cache_table.grant_read_write_data(self.role)
+            self.cache_table.grant(self.role, *RELAY_CACHE_ACTIONS)
         acknowledge(
             self.role,
             "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level "
@@ -101,17 +124,25 @@ class Relay(Construct):
             "KeyAuthorizer",
             FunctionProps(
                 code=lambda_.Code.from_asset(
-                    str(KEY_AUTHORIZER_CODE), exclude=["__pycache__", "*.pyc"]
+                    str(LAMBDAS),
+                    exclude=[
+                        "*",
+                        *(f"!{d}" for d in sorted({f.split("/")[0] for f in KEY_AUTHORIZER_FILES})),
+                        *(f"!{f}" for f in KEY_AUTHORIZER_FILES),
+                    ],
                 ),
-                handler="handler.handler",
+                handler="key_authorizer.handler.handler",
                 runtime=RUNTIME,
-                description="Hands API Gateway the API key from x-api-key or a bearer token",
+                description="Admits keys the relay's table knows, as their usage-plan key",
                 architecture=settings.lambda_.architecture,
                 timeout=Duration.seconds(5),
                 memory_mb=128,
                 log_retention_days=settings.lambda_.log_retention_days,
+                environment=(("RELAY_TABLE_NAME", self.usage_table.table_name),),
             ),
         )
+        # One GetItem on exactly the key table; nothing else.
+        self.usage_table.grant(self.authorizer_function.role, "dynamodb:GetItem")
         self.api = self._rest_api(site, settings)
         self.usage_plan = self.api.add_usage_plan(
             "UsagePlan",
@@ -126,15 +157,6 @@ class Relay(Construct):
             ),
             api_stages=[apigw.UsagePlanPerApiStage(api=self.api, stage=self.api.deployment_stage)],
         )
-        self.api_keys: dict[str, apigw.IApiKey] = {}
-        for name in settings.usage_plan.api_keys:
-            key = self.api.add_api_key(
-                f"Key{name.title().replace('-', '')}",
-                api_key_name=f"{site.api_name}-{name}",
-                description=f"Relay API key '{name}'",
-            )
-            self.usage_plan.add_api_key(key)
-            self.api_keys[name] = key
         self.web_acl: RelayWebAcl | None = None
         if settings.waf.enabled:
             self.web_acl = RelayWebAcl(
@@ -145,6 +167,7 @@ class Relay(Construct):
                     rate_limit=settings.waf.rate_limit,
                     allowed_cidrs=settings.waf.allowed_cidrs,
                     allowed_countries=settings.waf.allowed_countries,
+                    log_retention_days=settings.lambda_.log_retention_days,
                 ),
             )
             self.web_acl.associate("Association", self.api.deployment_stage.stage_arn)
@@ -191,6 +214,7 @@ class Relay(Construct):
             "RELAY_ROUTING": settings.routing.value,
             "RELAY_MODELS": ",".join(t.model.alias for t in site.targets),
             "RELAY_AUTH": "api-gateway",
+            "RELAY_MAX_BODY_BYTES": str(MAX_BODY_BYTES),
             "RELAY_TABLE_NAME": self.usage_table.table_name,
             "POWERTOOLS_LOG_LEVEL": "INFO",
             "POWERTOOLS_SERVICE_NAME": site.api_name,
@@ -198,6 +222,8 @@ class Relay(Construct):
         }
         if self.cache_table is not None:
             environment["RELAY_CACHE_TABLE_NAME"] = self.cache_table.table_name
+        if settings.metrics.per_key:
+            environment["RELAY_METRICS_PER_KEY"] = "true"
         if props.guardrail is not None:
             environment["RELAY_GUARDRAIL_ID"] = props.guardrail.guardrail_id
             environment["RELAY_GUARDRAIL_VERSION"] = props.guardrail.version
@@ -213,15 +239,51 @@ class Relay(Construct):
             environment=tuple(sorted(environment.items())),
             layers=(layer,),
             tracing=True,
+            reserved_concurrency=lam.reserved_concurrency,
         )
 
-    def _rest_api(self, site: RelaySite, settings: RelayKitSettings) -> apigw.RestApi:
+    def _stage_options(self, settings: RelayKitSettings) -> apigw.StageOptions:
+        stage = settings.stage_throttle
+        throttle: dict[str, Any] = {
+            "throttling_rate_limit": stage.rate_limit,
+            "throttling_burst_limit": stage.burst_limit or settings.lambda_.reserved_concurrency,
+        }
+        if not settings.api_gateway_logging.enabled:
+            return apigw.StageOptions(
+                **throttle,
+                stage_name=settings.stage_name,
+                tracing_enabled=True,
+                metrics_enabled=True,
+            )
         access_logs = logs.LogGroup(
             self,
             "AccessLogs",
             retention=retention(settings.lambda_.log_retention_days),
             removal_policy=RemovalPolicy.DESTROY,
         )
+        return apigw.StageOptions(
+            **throttle,
+            stage_name=settings.stage_name,
+            tracing_enabled=True,
+            metrics_enabled=True,
+            logging_level=apigw.MethodLoggingLevel.ERROR,
+            data_trace_enabled=False,
+            access_log_destination=apigw.LogGroupLogDestination(access_logs),
+            access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                caller=False,
+                http_method=True,
+                ip=True,
+                protocol=True,
+                request_time=True,
+                resource_path=True,
+                response_length=True,
+                status=True,
+                user=False,
+            ),
+        )
+
+    def _rest_api(self, site: RelaySite, settings: RelayKitSettings) -> apigw.RestApi:
+        logging = settings.api_gateway_logging
         api = apigw.RestApi(
             self,
             "Api",
@@ -229,41 +291,40 @@ class Relay(Construct):
             description=f"Anthropic Messages API relay to Bedrock ({site.bedrock_region})",
             endpoint_types=[apigw.EndpointType.REGIONAL],
             api_key_source_type=apigw.ApiKeySourceType.AUTHORIZER,
-            cloud_watch_role=True,
-            cloud_watch_role_removal_policy=RemovalPolicy.DESTROY,
-            deploy_options=apigw.StageOptions(
-                stage_name=settings.stage_name,
-                tracing_enabled=True,
-                metrics_enabled=True,
-                logging_level=apigw.MethodLoggingLevel.ERROR,
-                data_trace_enabled=False,
-                access_log_destination=apigw.LogGroupLogDestination(access_logs),
-                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
-                    caller=False,
-                    http_method=True,
-                    ip=True,
-                    protocol=True,
-                    request_time=True,
-                    resource_path=True,
-                    response_length=True,
-                    status=True,
-                    user=False,
-                ),
+            # The region's API Gateway CloudWatch role is account-wide: set only when asked, and
+            # retained, so destroying this stack never breaks other APIs' logs.
+            cloud_watch_role=logging.create_account_role,
+            cloud_watch_role_removal_policy=(
+                RemovalPolicy.RETAIN if logging.create_account_role else None
             ),
+            deploy_options=self._stage_options(settings),
         )
-        acknowledge(
-            api,
-            "API Gateway pushes execution logs with the AWS managed "
-            "AmazonAPIGatewayPushToCloudWatchLogs policy, which is the documented way.",
-            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-            "AmazonAPIGatewayPushToCloudWatchLogs]",
-        )
+        if logging.create_account_role:
+            acknowledge(
+                api,
+                "API Gateway pushes execution logs with the AWS managed "
+                "AmazonAPIGatewayPushToCloudWatchLogs policy, which is the documented way.",
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AmazonAPIGatewayPushToCloudWatchLogs]",
+            )
+        if not logging.enabled:
+            acknowledge(
+                api,
+                "API Gateway logging is switched off (relaykit.apiGatewayLogging.enabled=false): "
+                "the region has no API Gateway CloudWatch role and the operator chose not to set "
+                "it; the relay's own function logs still record every request.",
+                "AwsSolutions-APIG1",
+                "AwsSolutions-APIG6",
+            )
         authorizer = apigw.RequestAuthorizer(
             self,
             "Authorizer",
             handler=self.authorizer_function.function,
-            # No identity source: either header may carry the key, and a declared source would
-            # reject requests without it before the authorizer runs. Hence no caching either.
+            # No identity source: either header may carry the key, and API Gateway answers 401
+            # before the authorizer when any declared source is missing, so Bearer-only clients
+            # (ANTHROPIC_AUTH_TOKEN) would be shut out. Without a source there is no result
+            # cache (TTL 0): the authorizer runs per request, 128 MB for a few ms plus one
+            # GetItem, about $0.3 per million requests (docs/aws.md's cost table).
             identity_sources=[],
             results_cache_ttl=Duration.seconds(0),
         )
@@ -280,6 +341,19 @@ class Relay(Construct):
         validator = api.add_request_validator(
             "Validator", validate_request_parameters=True, validate_request_body=True
         )
+        add_gateway_responses(api)
+        # Health checks need no key: it answers from the function without calling Bedrock.
+        health = api.root.add_resource("health").add_method(
+            "GET", integration, authorization_type=apigw.AuthorizationType.NONE
+        )
+        open_health = (
+            "GET /health reports liveness only (no model call, no data) so load balancers and "
+            "uptime checks can probe it without a key."
+        )
+        acknowledge(health, open_health, "AwsSolutions-APIG4", "AwsSolutions-COG4")
+        cfn_health = health.node.default_child
+        assert isinstance(cfn_health, apigw.CfnMethod)
+        cfn_health.add_metadata("checkov", {"skip": [{"id": "CKV_AWS_59", "comment": open_health}]})
         proxy = api.root.add_proxy(any_method=False)
         proxy.add_method(
             "ANY",

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from aws_cdk import ArnFormat, RemovalPolicy, Stack
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
+
+from stacks.aws.constructs.function import retention
 
 
 @dataclass(frozen=True)
@@ -18,6 +22,11 @@ class RelayWebAclProps:
     rate_limit: int
     allowed_cidrs: tuple[str, ...] = ()
     allowed_countries: tuple[str, ...] = ()
+    log_retention_days: int = 30
+
+
+# Logged requests never carry the key (either header may hold it).
+REDACTED_HEADERS = ("x-api-key", "authorization")
 
 
 def _visibility(metric: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
@@ -103,6 +112,32 @@ class RelayWebAcl(Construct):
             visibility_config=_visibility(props.name),
             rules=rules,
         )
+        # WAF requires the log group's name to start with aws-waf-logs-.
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            log_group_name=f"aws-waf-logs-{props.name}",
+            retention=retention(props.log_retention_days),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.logging = wafv2.CfnLoggingConfiguration(
+            self,
+            "Logging",
+            resource_arn=self.web_acl.attr_arn,
+            log_destination_configs=[
+                Stack.of(self).format_arn(
+                    service="logs",
+                    resource="log-group",
+                    resource_name=self.log_group.log_group_name,
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                )
+            ],
+            redacted_fields=[
+                wafv2.CfnLoggingConfiguration.FieldToMatchProperty(single_header={"Name": header})
+                for header in REDACTED_HEADERS
+            ],
+        )
+        self.logging.add_dependency(self.log_group.node.default_child)  # type: ignore[arg-type]
 
     @staticmethod
     def _block_rule(

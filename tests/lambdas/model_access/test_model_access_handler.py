@@ -167,22 +167,3 @@ def test_delete_leaves_agreements_alone() -> None:
     client = FakeBedrock()
     dispatch(_event("Delete") | {"PhysicalResourceId": "x"}, client, 600)
     assert client.calls == []
-
-
-def test_invocation_logging_is_set_and_removed() -> None:
-    client = FakeBedrock()
-    event = {
-        "RequestType": "Create",
-        "ResourceType": "Custom::BedrockInvocationLogging",
-        "LogicalResourceId": "Logging",
-        "ResourceProperties": {"LogGroupName": "g", "RoleArn": "arn:aws:iam::123456789012:role/r"},
-    }
-    dispatch(event, client, 60)
-    config = client.calls[0][1]
-    assert config["cloudWatchConfig"] == {
-        "logGroupName": "g",
-        "roleArn": "arn:aws:iam::123456789012:role/r",
-    }
-    assert config["textDataDeliveryEnabled"] is True
-    dispatch(event | {"RequestType": "Delete", "PhysicalResourceId": "p"}, client, 60)
-    assert client.calls[-1][0] == "delete_logging"

@@ -22,9 +22,23 @@ def cdk_json_context() -> dict[str, Any]:
     return context
 
 
+DEFAULT_OVERRIDES: dict[str, Any] = {
+    "relaykit.account": ACCOUNT,
+    "relaykit.alarms.emails": '["ops@example.com"]',
+}
+HONG_KONG_OVERRIDES: dict[str, Any] = {
+    **DEFAULT_OVERRIDES,
+    "relaykit.hongKong.enabled": "true",
+    "relaykit.waf.enabled": "true",
+    "relaykit.waf.allowedCountries": '["HK"]',
+}
 FULL_OVERRIDES: dict[str, Any] = {
     "relaykit.account": ACCOUNT,
     "relaykit.hongKong.enabled": "true",
+    "relaykit.guardrail.enabled": "true",
+    "relaykit.applicationProfiles.enabled": "true",
+    "relaykit.encryption.customerManagedKeys": "true",
+    "relaykit.waf.enabled": "true",
     "relaykit.alarms.emails": '["ops@example.com"]',
     "relaykit.waf.allowedCountries": '["HK", "SG"]',
     "relaykit.waf.allowedCidrs": '["203.0.113.0/24", "2001:db8::/32"]',

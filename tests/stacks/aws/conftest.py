@@ -13,7 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_stack_helpers import FULL_OVERRIDES, cdk_json_context, use_pinned_node
+from aws_stack_helpers import (
+    DEFAULT_OVERRIDES,
+    FULL_OVERRIDES,
+    HONG_KONG_OVERRIDES,
+    cdk_json_context,
+    use_pinned_node,
+)
 
 # jsii starts its Node process when aws_cdk is first imported: Node 22 must come first on PATH.
 use_pinned_node()
@@ -40,10 +46,9 @@ class Synthesis:
         return json.loads(path.read_text()) if path.exists() else None
 
 
-@pytest.fixture(scope="session")
-def synthesis(tmp_path_factory: pytest.TempPathFactory) -> Synthesis:
-    outdir = tmp_path_factory.mktemp("cdk.out")
-    context = {**cdk_json_context(), **FULL_OVERRIDES}
+def synthesize(outdir: Path, overrides: dict[str, Any]) -> Synthesis:
+    """Synthesise cdk.json's context with `overrides` (dotted `relaykit.*` keys) into `outdir`."""
+    context = {**cdk_json_context(), **overrides}
     app = App(context=context, outdir=str(outdir))
     config = load_config(app.node.get_all_context())
     deployment = build(app, config)
@@ -57,3 +62,28 @@ def synthesis(tmp_path_factory: pytest.TempPathFactory) -> Synthesis:
         for path in outdir.glob("*.template.json")
     }
     return Synthesis(deployment, outdir, templates, error)
+
+
+@pytest.fixture(scope="session")
+def synthesis(tmp_path_factory: pytest.TempPathFactory) -> Synthesis:
+    return synthesize(tmp_path_factory.mktemp("cdk.out"), FULL_OVERRIDES)
+
+
+@pytest.fixture(scope="session")
+def default_synthesis(tmp_path_factory: pytest.TempPathFactory) -> Synthesis:
+    """cdk.json's defaults with nothing but the account and the one required e-mail."""
+    return synthesize(tmp_path_factory.mktemp("cdk.default"), DEFAULT_OVERRIDES)
+
+
+@pytest.fixture(scope="session")
+def hong_kong_synthesis(tmp_path_factory: pytest.TempPathFactory) -> Synthesis:
+    """The defaults plus the Hong Kong relay with what it requires (WAF, a country list)."""
+    return synthesize(tmp_path_factory.mktemp("cdk.hongkong"), HONG_KONG_OVERRIDES)
+
+
+@pytest.fixture(scope="session")
+def geographic_synthesis(tmp_path_factory: pytest.TempPathFactory) -> Synthesis:
+    return synthesize(
+        tmp_path_factory.mktemp("cdk.geographic"),
+        {**DEFAULT_OVERRIDES, "relaykit.routing": "geographic"},
+    )

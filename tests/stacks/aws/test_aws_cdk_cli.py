@@ -26,9 +26,18 @@ def offline_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def test_cdk_synth_of_the_defaults_works_offline(tmp_path: Path) -> None:
+def test_cdk_synth_of_the_defaults_with_a_recipient_works_offline(tmp_path: Path) -> None:
     result = subprocess.run(
-        [str(NODE_BIN / "cdk"), "synth", "--quiet", "--no-notices", "--output", str(tmp_path)],
+        [
+            str(NODE_BIN / "cdk"),
+            "synth",
+            "--quiet",
+            "--no-notices",
+            "--output",
+            str(tmp_path),
+            "-c",
+            'relaykit.alarms.emails=["ops@example.com"]',
+        ],
         cwd=REPO_ROOT,
         env=offline_env(),
         capture_output=True,

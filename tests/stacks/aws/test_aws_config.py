@@ -14,8 +14,22 @@ from stacks.aws.config import HONG_KONG, ConfigError, load_config
 
 def _load(**overrides: Any) -> Any:
     context = cdk_json_context()
-    context.update({f"relaykit.{k}": v for k, v in overrides.items()})
+    context.update({f"relaykit.{k}": v for k, v in {**RECIPIENT, **overrides}.items()})
     return load_config(context)
+
+
+RECIPIENT = {"alarms.emails": '["ops@example.com"]'}
+HK_COUNTRIES = {"waf.enabled": "true", "waf.allowedCountries": '["HK"]'}
+
+
+def test_no_alarm_recipient_fails_synthesis_naming_the_key() -> None:
+    with pytest.raises(ConfigError, match=r"relaykit\.alarms\.emails: no one would hear"):
+        load_config(cdk_json_context())
+
+
+def test_deploying_without_recipients_needs_the_explicit_acknowledgement() -> None:
+    config = _load(**{"alarms.emails": "[]", "alarms.acknowledgeNoRecipients": "true"})
+    assert config.settings.alarms.emails == ()
 
 
 def test_defaults_deploy_the_catalog_default_model_in_one_region() -> None:
@@ -49,7 +63,7 @@ def test_cli_overrides_are_parsed_as_json_or_lists() -> None:
 
 
 def test_hong_kong_relay_calls_the_nearest_candidate_that_serves_every_model() -> None:
-    config = _load(**{"hongKong.enabled": "true"})
+    config = _load(**{"hongKong.enabled": "true", **HK_COUNTRIES})
     site = config.relays[1]
     assert site.region == HONG_KONG
 
@@ -76,12 +90,18 @@ def test_hong_kong_bedrock_region_cannot_be_hong_kong() -> None:
     with pytest.raises(
         ConfigError, match=r"relaykit\.hongKong\.bedrockRegion: Amazon Bedrock has no endpoint"
     ):
-        _load(**{"hongKong.enabled": "true", "hongKong.bedrockRegion": HONG_KONG})
+        _load(**{"hongKong.enabled": "true", "hongKong.bedrockRegion": HONG_KONG, **HK_COUNTRIES})
 
 
 def test_no_candidate_serving_the_models_is_an_error_listing_each_refusal() -> None:
     with pytest.raises(ConfigError, match=r"hongKong\.bedrockRegion: no candidate region serves"):
-        _load(**{"hongKong.enabled": "true", "hongKong.bedrockRegionCandidates": '["eu-west-9"]'})
+        _load(
+            **{
+                "hongKong.enabled": "true",
+                "hongKong.bedrockRegionCandidates": '["eu-west-9"]',
+                **HK_COUNTRIES,
+            }
+        )
 
 
 def test_unknown_key_is_named() -> None:
@@ -110,3 +130,32 @@ def test_in_region_routing_where_the_model_is_not_offered_is_refused() -> None:
     assert region not in DEFAULT_MODEL.bedrock_in_region
     with pytest.raises(ConfigError, match=r"relaykit\.primary\.region: .*not offered in-region"):
         _load(routing="in-region", **{"primary.region": region})
+
+
+def test_hong_kong_without_a_country_allow_list_fails_naming_the_key() -> None:
+    with pytest.raises(ConfigError, match=r"relaykit\.waf\.allowedCountries: the Hong Kong"):
+        _load(**{"hongKong.enabled": "true"})
+
+
+def test_hong_kong_with_waf_off_cannot_acknowledge_any_country() -> None:
+    with pytest.raises(ConfigError, match=r"relaykit\.waf\.allowedCountries"):
+        _load(
+            **{
+                "hongKong.enabled": "true",
+                "waf.enabled": "false",
+                "waf.acknowledgeAnyCountry": "true",
+            }
+        )
+
+
+def test_hong_kong_with_a_country_list_or_the_acknowledgement_synthesises() -> None:
+    listed = _load(**{"hongKong.enabled": "true", **HK_COUNTRIES})
+    acknowledged = _load(
+        **{
+            "hongKong.enabled": "true",
+            "waf.enabled": "true",
+            "waf.acknowledgeAnyCountry": "true",
+        }
+    )
+    assert [r.name for r in listed.relays] == [r.name for r in acknowledged.relays]
+    assert [r.name for r in listed.relays] == ["primary", "hongkong"]

@@ -141,11 +141,11 @@ def test_tables_read_back_on_demand(run: Run) -> None:
 
 def test_outputs_of_types_moto_does_not_create_say_so(run: Run) -> None:
     outputs = run.created[RELAY_PRIMARY].outputs
-    assert outputs["ApiKeyIdDefault"] == PLACEHOLDER.format(
+    assert outputs["UsagePlanId"] == PLACEHOLDER.format(
         logical_id=next(
             k
             for k, r in _template(run, RELAY_PRIMARY)["Resources"].items()
-            if r["Type"] == "AWS::ApiGateway::ApiKey"
+            if r["Type"] == "AWS::ApiGateway::UsagePlan"
         )
     )
     assert outputs["BedrockRegion"] == REGION

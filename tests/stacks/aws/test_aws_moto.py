@@ -4,8 +4,8 @@ moto's CloudFormation creates IAM roles and inline policies, Lambda functions an
 DynamoDB tables, REST API resources and methods, deployments, log groups, KMS keys, SNS topics
 and dashboards. It does not create these types, which the tests say by name and check in the
 template instead (test_aws_stacks.py): API Gateway Stage, Account, ApiKey, UsagePlan(Key),
-Authorizer and RequestValidator; CloudWatch alarms; SNS subscriptions and topic
-policies; WAFv2; Budgets; Bedrock guardrails
+Authorizer, RequestValidator and GatewayResponse; CloudWatch alarms; SNS subscriptions and topic
+policies; WAFv2; Budgets; Cost Anomaly Detection; Bedrock guardrails
 and application inference profiles.
 
 Lambda-backed custom resources cannot run without Docker, so the test answers them the way the
@@ -40,13 +40,17 @@ NOT_CREATED_BY_MOTO = frozenset(
         "AWS::ApiGateway::UsagePlanKey",
         "AWS::ApiGateway::Authorizer",
         "AWS::ApiGateway::RequestValidator",
+        "AWS::ApiGateway::GatewayResponse",
         "AWS::CloudWatch::Alarm",
         "AWS::SNS::Subscription",
         "AWS::SNS::TopicPolicy",
         "AWS::WAFv2::WebACL",
         "AWS::WAFv2::IPSet",
         "AWS::WAFv2::WebACLAssociation",
+        "AWS::WAFv2::LoggingConfiguration",
         "AWS::Budgets::Budget",
+        "AWS::CE::AnomalyMonitor",
+        "AWS::CE::AnomalySubscription",
         "AWS::Bedrock::Guardrail",
         "AWS::Bedrock::GuardrailVersion",
         "AWS::Bedrock::ApplicationInferenceProfile",
@@ -252,13 +256,15 @@ def test_rest_api_resources_and_methods_read_back(
     api = apigw.get_rest_api(restApiId=api_id)
     assert api["name"] == synthesis.deployment.config.primary.api_name
     paths = {r["path"]: r for r in apigw.get_resources(restApiId=api_id)["items"]}
-    assert set(paths) == {"/", "/{proxy+}"}
+    assert set(paths) == {"/", "/health", "/{proxy+}"}
     method = apigw.get_method(
         restApiId=api_id, resourceId=paths["/{proxy+}"]["id"], httpMethod="ANY"
     )
     assert method["apiKeyRequired"] is True
     assert method["authorizationType"] == "CUSTOM"
     assert method["methodIntegration"]["type"] == "AWS_PROXY"
+    health = apigw.get_method(restApiId=api_id, resourceId=paths["/health"]["id"], httpMethod="GET")
+    assert health["authorizationType"] == "NONE"
     assert apigw.get_deployments(restApiId=api_id)["items"]
 
 

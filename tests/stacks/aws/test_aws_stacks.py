@@ -7,6 +7,7 @@ here spells them.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +26,7 @@ from aws_stack_helpers import (
 from relay.catalog import Geography
 from stacks.aws.config import HONG_KONG, RelaySite
 from stacks.aws.constructs.guardrail import ANONYMISED_ENTITIES
+from stacks.aws.constructs.relay import KEY_AUTHORIZER_FILES
 from stacks.aws.nag import acknowledge, add_checks
 
 INVOKE = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
@@ -260,6 +262,8 @@ def test_api_streams_from_the_lambda_through_response_streaming_invocations(
         assert integration["TimeoutInMillis"] == 15 * 60 * 1000
         uri_parts = integration["Uri"]["Fn::Join"][1]
         assert uri_parts[-1] == "/response-streaming-invocations"
+        if method["Properties"]["AuthorizationType"] == "NONE":
+            continue  # GET /health (test_aws_gateway_responses.py)
         assert method["Properties"]["ApiKeyRequired"] is True
         assert method["Properties"]["AuthorizationType"] == "CUSTOM"
 
@@ -286,8 +290,34 @@ def test_usage_plan_throttles_and_caps_every_key(synthesis: Any) -> None:
             "Quota": {"Limit": plan.quota_per_day, "Period": "DAY"},
         },
     )
-    template.resource_count_is("AWS::ApiGateway::ApiKey", len(plan.api_keys))
-    template.resource_count_is("AWS::ApiGateway::UsagePlanKey", len(plan.api_keys))
+
+
+def test_no_variant_creates_an_api_key_the_relay_does_not_know(
+    synthesis: Any, default_synthesis: Any
+) -> None:
+    for variant in (synthesis, default_synthesis):
+        for name, template in variant.templates.items():
+            for key_type in ("AWS::ApiGateway::ApiKey", "AWS::ApiGateway::UsagePlanKey"):
+                assert resources(template, key_type) == {}, (name, key_type)
+            assert resources(template, "AWS::ApiGateway::Account") == {}, name
+
+
+def test_authorizer_reads_exactly_the_key_table_and_ships_the_shared_derivation(
+    synthesis: Any,
+) -> None:
+    relay = synthesis.deployment.relays["primary"].relay
+    statements = _role_statements(synthesis.templates[RELAY_PRIMARY], "KeyAuthorizerRole")
+    dynamo = [s for s in statements if any(a.startswith("dynamodb:") for a in _actions(s))]
+    table_id = synthesis.deployment.relays["primary"].resolve(relay.usage_table.table_arn)
+    assert [(_actions(s), s["Resource"]) for s in dynamo] == [(["dynamodb:GetItem"], table_id)]
+    stack = synthesis.deployment.relays["primary"]
+    function = relay.authorizer_function.function
+    logical_id = stack.get_logical_id(function.node.default_child)
+    resource = synthesis.templates[RELAY_PRIMARY]["Resources"][logical_id]
+    asset_hash = resource["Properties"]["Code"]["S3Key"].removesuffix(".zip")
+    asset = Path(synthesis.outdir) / f"asset.{asset_hash}"
+    shipped = sorted(str(p.relative_to(asset)) for p in asset.rglob("*.py"))
+    assert shipped == sorted(KEY_AUTHORIZER_FILES)
 
 
 def test_stage_has_access_logs_tracing_and_metrics(synthesis: Any) -> None:
@@ -301,6 +331,47 @@ def test_stage_has_access_logs_tracing_and_metrics(synthesis: Any) -> None:
             ],
         },
     )
+
+
+def test_relay_grants_only_the_table_actions_it_uses(synthesis: Any) -> None:
+    statements = _role_statements(synthesis.templates[RELAY_PRIMARY], "RelayHandlerRole")
+    actions = {a for s in statements for a in _actions(s) if a.startswith("dynamodb:")}
+    assert actions == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+
+
+def test_waf_logs_redact_the_key_headers(synthesis: Any) -> None:
+    (logging,) = resources(
+        synthesis.templates[RELAY_PRIMARY], "AWS::WAFv2::LoggingConfiguration"
+    ).values()
+    redacted = {f["SingleHeader"]["Name"] for f in logging["Properties"]["RedactedFields"]}
+    assert redacted == {"x-api-key", "authorization"}
+
+
+def test_marketplace_subscription_is_not_bound_to_the_bedrock_region(synthesis: Any) -> None:
+    region = synthesis.deployment.config.primary.bedrock_region
+    template = synthesis.templates[f"{PREFIX}-BedrockAccess-{region}"]
+    statements = _role_statements(template, "ModelAccessHandlerRole")
+    (marketplace,) = [s for s in statements if s.get("Sid") == "SubscribeToModelOffers"]
+    assert sorted(_actions(marketplace)) == [
+        "aws-marketplace:Subscribe",
+        "aws-marketplace:ViewSubscriptions",
+    ]
+    assert "Condition" not in marketplace
+
+
+def test_relay_has_reserved_concurrency_and_the_stage_a_throttle(synthesis: Any) -> None:
+    settings = synthesis.deployment.config.settings
+    template = synthesis.templates[RELAY_PRIMARY]
+    (relay,) = [
+        r["Properties"]
+        for r in resources(template, "AWS::Lambda::Function").values()
+        if "RELAY_AUTH" in r["Properties"].get("Environment", {}).get("Variables", {})
+    ]
+    assert relay["ReservedConcurrentExecutions"] == settings.lambda_.reserved_concurrency
+    (stage,) = resources(template, "AWS::ApiGateway::Stage").values()
+    (method_settings,) = stage["Properties"]["MethodSettings"]
+    assert method_settings["ThrottlingRateLimit"] == settings.stage_throttle.rate_limit
+    assert method_settings["ThrottlingBurstLimit"] == settings.lambda_.reserved_concurrency
 
 
 def test_relay_tables_are_on_demand_with_pitr_and_ttl(synthesis: Any) -> None:
@@ -346,6 +417,7 @@ def test_alarms_and_their_thresholds(synthesis: Any) -> None:
         if "Metrics" in alarm and len(alarm["Metrics"]) == 1:
             stat = alarm["Metrics"][0]["MetricStat"]
             alarm |= {
+                "Namespace": stat["Metric"]["Namespace"],
                 "MetricName": stat["Metric"]["MetricName"],
                 "Dimensions": stat["Metric"]["Dimensions"],
                 "Stat": stat["Stat"],
@@ -359,9 +431,22 @@ def test_alarms_and_their_thresholds(synthesis: Any) -> None:
     assert latency["Threshold"] == settings.alarms.p99_latency_ms
     assert latency["Stat"] == "p99"
     assert latency["MetricName"] == "TimeToFirstToken"
-    throttling = one("AlarmsThrottling")
-    assert throttling["MetricName"] == "Errors"
-    assert {"Name": "error_type", "Value": "rate_limit_error"} in throttling["Dimensions"]
+    # A key reaching its own limit (rate_limit_error) is no alarm; Bedrock throttling is.
+    assert not [k for k in by_name if k.startswith("AlarmsThrottling")]
+    bedrock = one("AlarmsBedrockThrottles")
+    assert (bedrock["Namespace"], bedrock["MetricName"]) == ("AWS/Bedrock", "InvocationThrottles")
+    for name, metric in (
+        ("AlarmsRelayErrors", "Errors"),
+        ("AlarmsRelayThrottles", "Throttles"),
+        ("AlarmsAuthorizerErrors", "Errors"),
+    ):
+        alarm = one(name)
+        assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/Lambda", metric), name
+    concurrency = one("AlarmsRelayConcurrency")
+    assert concurrency["MetricName"] == "ConcurrentExecutions"
+    assert concurrency["Threshold"] == int(settings.lambda_.reserved_concurrency * 0.8)
+    table = one("AlarmsTableThrottles")
+    assert {m["Id"] for m in table["Metrics"]} >= {"reads", "writes"}
     cost = one("AlarmsDailyCost")
     expected = round(settings.budget.monthly_usd / 30 * settings.alarms.cost_alarm_percent / 100, 2)
     assert cost["Threshold"] == expected
@@ -399,21 +484,50 @@ def test_dashboard_shows_bedrock_and_relay_widgets(synthesis: Any) -> None:
         assert target.model_id in body
 
 
-def test_budget_watches_bedrock_spend(synthesis: Any) -> None:
+def test_budget_counts_bedrock_and_marketplace_spend_and_emails_the_recipient(
+    synthesis: Any,
+) -> None:
     settings = synthesis.deployment.config.settings
-    synthesis.template(OBSERVABILITY).has_resource_properties(
-        "AWS::Budgets::Budget",
-        {
-            "Budget": Match.object_like(
-                {
-                    "BudgetType": "COST",
-                    "TimeUnit": "MONTHLY",
-                    "BudgetLimit": {"Amount": settings.budget.monthly_usd, "Unit": "USD"},
-                    "CostFilters": {"Service": list(settings.budget.services)},
-                }
-            )
-        },
-    )
+    template = synthesis.templates[OBSERVABILITY]
+    (budget,) = resources(template, "AWS::Budgets::Budget").values()
+    data = budget["Properties"]["Budget"]
+    assert "CostFilters" not in data  # the legacy filter
+    assert data["BudgetLimit"] == {"Amount": settings.budget.monthly_usd, "Unit": "USD"}
+    assert data["FilterExpression"] == {
+        "Or": [
+            {"Dimensions": {"Key": "SERVICE", "Values": ["Amazon Bedrock"]}},
+            {"Dimensions": {"Key": "BILLING_ENTITY", "Values": ["AWS Marketplace"]}},
+        ]
+    }
+    notifications = budget["Properties"]["NotificationsWithSubscribers"]
+    assert {n["Notification"]["NotificationType"] for n in notifications} == {
+        "ACTUAL",
+        "FORECASTED",
+    }
+    for notification in notifications:
+        assert notification["Subscribers"] == [
+            {"Address": "ops@example.com", "SubscriptionType": "EMAIL"}
+        ]
+
+
+def test_cost_anomalies_over_a_days_budget_email_the_recipient(synthesis: Any) -> None:
+    settings = synthesis.deployment.config.settings
+    template = synthesis.templates[OBSERVABILITY]
+    (monitor,) = resources(template, "AWS::CE::AnomalyMonitor").values()
+    assert monitor["Properties"]["MonitorType"] == "DIMENSIONAL"
+    (subscription,) = resources(template, "AWS::CE::AnomalySubscription").values()
+    props = subscription["Properties"]
+    assert props["Subscribers"] == [{"Address": "ops@example.com", "Type": "EMAIL"}]
+    threshold = json.loads(props["ThresholdExpression"])["Dimensions"]
+    assert threshold["Key"] == "ANOMALY_TOTAL_IMPACT_ABSOLUTE"
+    assert float(threshold["Values"][0]) == round(settings.budget.monthly_usd / 30, 2)
+
+
+def test_alarm_topic_emails_the_recipient(synthesis: Any) -> None:
+    for stack in (RELAY_PRIMARY, RELAY_HONG_KONG):
+        synthesis.template(stack).has_resource_properties(
+            "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "ops@example.com"}
+        )
 
 
 def test_bedrock_access_stack_has_guardrail_logging_access_and_policy(synthesis: Any) -> None:

@@ -1,14 +1,18 @@
-"""cfn-lint and checkov on every synthesised template: zero errors; skipped checks have reasons."""
+"""cfn-lint and checkov on every synthesised variant (default, Hong Kong with everything on,
+geographic routing): no findings; skipped checks have reasons. The tools are shown to report a
+deliberately bad template, and a tool that fails is a failing test."""
 
 from __future__ import annotations
 
-import json
 import subprocess
-import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_stack_helpers import BOOTSTRAP_HINT, REPO_ROOT
+from lint_tools import ToolFailed, cfn_lint_findings, checkov_failures, parse_report
+
+BAD_TEMPLATES = Path(__file__).parent / "fixtures" / "bad"
+VARIANTS = ("default_synthesis", "synthesis", "geographic_synthesis")
 
 # cfn-lint rules skipped, each with its reason.
 CFN_LINT_SKIPPED = {
@@ -18,67 +22,53 @@ CFN_LINT_SKIPPED = {
 }
 # checkov checks skipped, each with its reason.
 CHECKOV_SKIPPED = {
-    "CKV_AWS_115": "Concurrency is bounded by the usage plan throttle, not reserved concurrency",
+    # The relay's is asserted in test_aws_stacks.py.
+    "CKV_AWS_115": "Only the relay has reserved concurrency; the authorizer, the custom "
+    "resources and CDK's export reader/writer run for moments, and reserving for them would "
+    "take concurrency from every other function in the account",
     "CKV_AWS_116": "Functions are invoked synchronously (API Gateway, CloudFormation): no DLQ",
     "CKV_AWS_117": "Functions call public AWS endpoints only; a VPC adds NAT cost, no isolation",
     "CKV_AWS_119": "Tables use DynamoDB's AWS-owned encryption; a CMK adds cost, no control",
     "CKV_AWS_120": "Responses stream per request; API Gateway caching does not apply",
-    "CKV_AWS_158": "Function and access logs hold no prompts; the invocation log uses a CMK",
+    "CKV_AWS_158": "Log groups use CloudWatch Logs' own encryption; a CMK is opt-in (its price)",
     "CKV_AWS_173": "Function environments hold names and ids, no secrets",
     "CKV_AWS_192": "The relay is Python behind API keys; no Log4j to shield",
 }
 
 
-def test_cfn_lint_finds_no_errors_or_warnings(synthesis: Any) -> None:
-    templates = sorted(str(p) for p in synthesis.outdir.glob("*.template.json"))
-    assert templates
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cfnlint",
-            "--format",
-            "json",
-            "--ignore-checks",
-            *CFN_LINT_SKIPPED,
-            "--",
-            *templates,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    findings = json.loads(result.stdout or "[]")
-    assert [(f["Rule"]["Id"], f["Message"]) for f in findings] == []
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_cfn_lint_finds_nothing_in_any_variant(variant: str, request: Any) -> None:
+    synthesis = request.getfixturevalue(variant)
+    templates = sorted(synthesis.outdir.glob("*.template.json"))
+    assert cfn_lint_findings(templates, CFN_LINT_SKIPPED) == []
 
 
-def test_checkov_passes_every_template(synthesis: Any) -> None:
-    checkov = REPO_ROOT / ".tools" / "checkov" / "bin" / "checkov"
-    if not checkov.exists():
-        pytest.fail(f"{checkov} is missing: {BOOTSTRAP_HINT} (it installs tools/checkov)")
-    result = subprocess.run(
-        [
-            str(checkov),
-            "--quiet",
-            "--compact",
-            "--framework",
-            "cloudformation",
-            "--output",
-            "json",
-            "--skip-check",
-            ",".join(CHECKOV_SKIPPED),
-            "--directory",
-            str(synthesis.outdir),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_checkov_passes_every_template_of_every_variant(variant: str, request: Any) -> None:
+    synthesis = request.getfixturevalue(variant)
+    assert checkov_failures(synthesis.outdir, CHECKOV_SKIPPED) == []
+
+
+def test_cfn_lint_reports_the_bad_template() -> None:
+    findings = cfn_lint_findings(sorted(BAD_TEMPLATES.glob("*.template.json")), CFN_LINT_SKIPPED)
+    assert any(f.startswith("E3002 bad.template.json") for f in findings), findings
+
+
+def test_checkov_reports_the_bad_template() -> None:
+    failures = checkov_failures(BAD_TEMPLATES, CHECKOV_SKIPPED)
+    assert "CKV_AWS_53 bad.template.json AWS::S3::Bucket.OpenBucket" in failures, failures
+
+
+def test_checkov_that_checked_nothing_is_a_failure(tmp_path: Path) -> None:
+    (tmp_path / "empty.template.json").write_text("{}")
+    with pytest.raises(ToolFailed, match="checked nothing"):
+        checkov_failures(tmp_path, CHECKOV_SKIPPED)
+
+
+def test_a_tool_that_crashed_without_a_report_is_a_failure() -> None:
+    # What `python -m cfnlint` did: exit 1, nothing on stdout.
+    crashed = subprocess.CompletedProcess(
+        ["cfn-lint"], 1, stdout="", stderr="No module named cfnlint.__main__"
     )
-    reports = json.loads(result.stdout or "[]")
-    reports = reports if isinstance(reports, list) else [reports]
-    failed = [
-        (c["check_id"], c["file_path"], c["resource"])
-        for r in reports
-        for c in r.get("results", {}).get("failed_checks", [])
-    ]
-    assert failed == []
+    with pytest.raises(ToolFailed, match="without a JSON report"):
+        parse_report("cfn-lint", crashed)

@@ -1,203 +1,122 @@
-"""The `relaykit` console script: serve the relay, run the Bedrock simulator, the local quickstart,
-rehearse the AWS deploy.
+"""The `relaykit` console script: the local quickstart, the relay and the simulator, keys and
+usage, and the operator's commands (status, invoke, env, cost, doctor).
 
-Exit codes: 0 on success, 1 with one line on stderr on failure, 2 for bad arguments.
+Built on typer (click) with rich. Exit codes: 0 on success; 1 with one `relaykit: error:` line on
+stderr that names the flag and the fix (`--debug` adds the traceback); 2 for bad arguments, with
+the allowed values; `doctor` exits with the number of failed checks.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
+import traceback
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated
 
-from relay.catalog import Routing
-from relay.settings import ConfigError
-from relaykit.keys_cli import add_commands as add_key_commands
+import typer
 
-DEFAULT_PORT = 8787
-SIMULATOR_PORT = 8788
+from relaykit import (
+    client_env,
+    cost_estimate,
+    doctor,
+    invoke,
+    keys_cli,
+    models,
+    run_commands,
+    status,
+)
+from relaykit.failures import describe
 
+PROG = "relaykit"
 
-def _relay_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port to listen on")
-    parser.add_argument(
-        "--backend",
-        choices=("simulator", "bedrock"),
-        default="simulator",
-        help="the offline Bedrock simulator (default) or real Amazon Bedrock (needs credentials)",
-    )
-    parser.add_argument(
-        "--region", default="us-east-1", help="Bedrock region to call (default us-east-1)"
-    )
-    parser.add_argument(
-        "--routing",
-        type=Routing,
-        choices=list(Routing),
-        default=Routing.GLOBAL,
-        help="global inference profile (default), geographic profile, or in-region model",
-    )
-    parser.add_argument(
-        "--key",
-        help="a fixed API key to accept, without limits (default: issue a key with limits)",
-    )
+app = typer.Typer(
+    name=PROG,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 
 
-def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(
-        prog="relaykit", description="Your own Claude endpoint: relay, simulator, local quickstart."
-    )
-    commands = root.add_subparsers(dest="command", required=True)
+def _package_version() -> str:
+    try:
+        return version("claude-relay-kit")
+    except PackageNotFoundError:
+        return "unknown"
 
-    local = commands.add_parser(
-        "local", help="start the relay on localhost, call it with the anthropic SDK, keep serving"
-    )
-    _relay_options(local)
-    local.add_argument(
-        "--bedrock",
-        dest="backend",
-        action="store_const",
-        const="bedrock",
-        help="same as --backend bedrock: serve real Bedrock with your AWS credentials",
-    )
-    local.add_argument(
-        "--once", action="store_true", help="exit after the demo calls instead of serving"
-    )
-    local.add_argument(
-        "--deploy",
-        action="store_true",
-        help="first deploy the CDK app into an embedded AWS (relaykit deploy-rehearsal)",
-    )
 
-    serve = commands.add_parser("serve", help="serve the relay in the foreground")
-    _relay_options(serve)
-    serve.add_argument(
-        "--alias",
-        action="append",
-        default=[],
-        metavar="PATTERN=MODEL",
-        help="serve unserved model names matching PATTERN (* matches anything) as MODEL; "
-        "repeatable (RELAY_MODEL_ALIASES)",
-    )
-    serve.add_argument(
-        "--keep-alive", type=float, default=65.0, help="idle keep-alive seconds (default 65)"
-    )
-    serve.add_argument(
-        "--limit-concurrency",
-        type=int,
-        default=800,
-        help="connections at once before answering 503 (default 800)",
-    )
-    serve.add_argument(
-        "--graceful-shutdown",
-        type=float,
-        default=120.0,
-        help="seconds a shutdown waits for open requests and streams (default 120)",
-    )
+def _show_version(value: bool) -> None:
+    if value:
+        print(f"{PROG} {_package_version()}")
+        raise typer.Exit()
 
-    commands.add_parser("models", help="list the model catalog: ids, lifecycle, profiles, prices")
-    add_key_commands(commands)
 
-    rehearsal = commands.add_parser(
-        "deploy-rehearsal",
-        help="deploy the CDK app with the real CDK CLI into an embedded AWS (moto), offline",
-    )
-    rehearsal.add_argument("--destroy", action="store_true", help="end with cdk destroy --all")
-    rehearsal.add_argument(
-        "--keep-serving", action="store_true", help="then keep the embedded AWS up until Ctrl-C"
-    )
-    rehearsal.add_argument(
-        "-c",
-        "--context",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="context for the synthesis, as with cdk -c (e.g. relaykit.models=claude-haiku-4-5)",
-    )
-    rehearsal.add_argument(
-        "--verbose", action="store_true", help="print the CDK CLI's output as it runs"
-    )
+@app.callback()
+def _root(
+    version_: Annotated[
+        bool | None,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = None,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the traceback of an error, not one line.")
+    ] = False,
+) -> None:
+    """Your own Claude endpoint: the relay, the Bedrock simulator, keys, and operator tools.
 
-    simulator = commands.add_parser("simulator", help="serve the offline Bedrock simulator")
-    simulator.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    simulator.add_argument("--port", type=int, default=SIMULATOR_PORT, help="port to listen on")
-    return root
+    Start with `relaykit local`; `relaykit COMMAND --help` describes each command.
+    """
+
+
+app.command()(run_commands.local)
+app.command()(run_commands.serve)
+app.command()(run_commands.simulator)
+app.command("deploy-rehearsal")(run_commands.deploy_rehearsal)
+app.command()(models.models)
+app.add_typer(keys_cli.keys, name="keys")
+app.command()(keys_cli.usage)
+app.command()(keys_cli.usage_replay)
+app.command()(status.status)
+app.command()(invoke.invoke)
+app.command("env")(client_env.env)
+app.command()(cost_estimate.cost)
+app.command("doctor")(doctor.doctor)
+
+
+def _fail(message: str) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    args = list(sys.argv[1:] if argv is None else argv)
+    command = typer.main.get_command(app)
     try:
-        if args.command == "local":
-            from relaykit.local import LocalOptions, run_local
-
-            options = LocalOptions(
-                host=args.host,
-                port=args.port,
-                backend=args.backend,
-                region=args.region,
-                routing=args.routing,
-                key=args.key,
-                serve=not args.once,
-            )
-            if args.deploy:
-                from relaykit.rehearsal import RehearsalOptions, rehearsed
-
-                with rehearsed(RehearsalOptions()):
-                    print()
-                    run_local(options)
-            else:
-                run_local(options)
-        elif args.command == "serve":
-            from relaykit.serve import ServerOptions, serve
-
-            server = ServerOptions(args.keep_alive, args.limit_concurrency, args.graceful_shutdown)
-            serve(
-                args.host,
-                args.port,
-                args.backend,
-                args.region,
-                args.routing,
-                args.key,
-                args.alias,
-                server,
-            )
-        elif args.command in ("keys", "usage", "usage-replay"):
-            from relaykit.keys_cli import run
-
-            run(args)
-        elif args.command == "deploy-rehearsal":
-            from relaykit.rehearsal import RehearsalOptions, rehearse
-
-            rehearse(
-                RehearsalOptions(
-                    destroy=args.destroy,
-                    keep_serving=args.keep_serving,
-                    verbose=args.verbose,
-                    context=tuple(args.context),
-                )
-            )
-        elif args.command == "models":
-            import os
-
-            from relay.catalog_extra import catalog_from_env
-            from relaykit.models import table
-
-            print(table(catalog_from_env(os.environ)))
-        else:
-            from relaykit.simulator.server import serve as serve_simulator
-
-            print(f"Bedrock simulator on http://{args.host}:{args.port} (Ctrl-C to stop)")
-            serve_simulator(args.host, args.port)
+        result = command.main(args=args, prog_name=PROG, standalone_mode=False)
+    except typer.Abort:
+        return 130
+    except typer.TyperException as error:
+        context = getattr(error, "ctx", None)
+        if type(error).__name__ == "NoArgsIsHelpError" and context is not None:
+            print(context.get_help())
+            return 2
+        if error.exit_code != 2:
+            return _fail(error.format_message())
+        # Bad arguments: the message lists what is allowed; exit 2 as click and argparse do.
+        where = context.command_path if context is not None else PROG
+        # typer validates with pydantic, whose messages start "Value error, ".
+        message = error.format_message().replace("Value error, ", "")
+        print(f"{PROG}: error: {message} (see {where} --help)", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
-        return 0
-    except (ConfigError, OSError, RuntimeError, LookupError) as error:
-        print(f"relaykit: error: {error}", file=sys.stderr)
-        return 1
+        return 130
     except Exception as error:
-        # The anthropic SDK's errors during the demo, and anything unforeseen: one line.
-        print(f"relaykit: error: {type(error).__name__}: {error}", file=sys.stderr)
-        return 1
-    return 0
+        if "--debug" in args:
+            traceback.print_exc()
+        return _fail(describe(error))
+    return result if isinstance(result, int) else 0
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import boto3
@@ -33,6 +33,9 @@ class Environment:
     # The relay's table, for issuing keys and reading usage.
     store: DynamoStore
     description: str
+    # Where the table is, for `relaykit keys ... --endpoint-url`.
+    table_endpoint: str
+    table_region: str
 
 
 def _bedrock_session() -> boto3.session.Session:
@@ -46,18 +49,26 @@ def _bedrock_session() -> boto3.session.Session:
 
 
 @contextlib.contextmanager
-def environment(kind: str, settings: Settings) -> Iterator[Environment]:
-    """Yield everything `kind` ("simulator" or "bedrock") needs for `settings`, then clean up."""
+def environment(
+    kind: str, settings: Settings, step: Callable[[str], None] = lambda _: None
+) -> Iterator[Environment]:
+    """Yield everything `kind` ("simulator" or "bedrock") needs for `settings`, then clean up.
+
+    `step` hears what is being started, for a progress line per step.
+    """
     session = _bedrock_session() if kind == "bedrock" else simulator_session()
     with contextlib.ExitStack() as stack:
+        step("starting the embedded AWS (moto) for the relay's table")
         aws = stack.enter_context(LocalAws())
         tables = aws.session()
         client = tables.client("dynamodb", endpoint_url=aws.endpoint_url)
+        step(f"creating the table {LOCAL_TABLE}")
         create_table(client, LOCAL_TABLE)
         settings = dataclasses.replace(
             settings, table_name=LOCAL_TABLE, dynamodb_endpoint_url=aws.endpoint_url
         )
         if kind == "simulator":
+            step("starting the Bedrock simulator")
             simulator = stack.enter_context(SimulatorServer())
             # The simulator stands in for Bedrock, which knows the operator's added models too.
             simulator.state.models = ModelResolver(settings.catalog.models)
@@ -74,4 +85,6 @@ def environment(kind: str, settings: Settings) -> Iterator[Environment]:
             Services.from_settings(settings, session, table_session=tables),
             DynamoStore(client, LOCAL_TABLE),
             description,
+            aws.endpoint_url,
+            tables.region_name,
         )

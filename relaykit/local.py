@@ -1,8 +1,9 @@
 """`relaykit local`: the quickstart's main job.
 
-Starts the relay on localhost in front of the simulator (or real Bedrock), sends one message and
-one streamed message through the official anthropic SDK, prints replies, usage and cost and the
-two lines that point any client at the relay, then keeps serving until Ctrl-C.
+Starts the relay on localhost in front of the simulator (or real Bedrock), one line per step,
+sends one message and one streamed message through the official anthropic SDK, prints replies,
+usage and cost, where the keys table is, and the two lines that point any client at the relay,
+then keeps serving until Ctrl-C (or stops, with --once, and says so).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from relay.pricing import cost_usd
 from relay.settings import Settings, key_digest
 from relay.targets import bedrock_target
 from relaykit.environment import LOCAL_TABLE, environment
+from relaykit.failures import bind_failure
+from relaykit.serve import table_lines
 from relaykit.threaded import ThreadedServer
 
 PROMPT = "In one sentence: what is this endpoint?"
@@ -51,24 +54,36 @@ def run_local(options: LocalOptions, say: Say = print) -> None:
         key_digests=fixed,
         table_name=LOCAL_TABLE,
     )
-    with environment(options.backend, settings) as env:
-        say(f"Bedrock: {env.description}")
-        if options.key:
-            secret, key_id = options.key, key_id_of(key_digest(options.key))
-        else:
-            # Limits enough to try things, small enough to show them.
-            secret, key = env.store.create_key(
-                "quickstart", rpm=60, tpm=200_000, daily_usd=Decimal(1), monthly_usd=Decimal(10)
-            )
-            key_id = key.key_id
-            say(
-                f"Key:     {key_id} issued to 'quickstart' ({key.rpm} requests/min, "
-                f"{key.tpm} tokens/min, ${key.daily_usd}/day, ${key.monthly_usd}/month)"
-            )
+
+    def step(what: str) -> None:
+        say(f"... {what}", flush=True)
+
+    with environment(options.backend, settings, step) as env:
+        step("starting the relay")
         app = create_app(env.settings, env.services)
         server = ThreadedServer(app, host=options.host, port=options.port, name="relay")
-        with server:
-            say(f"Relay:   {server.url} (Anthropic Messages API)\n")
+        try:
+            server.start()
+        except OSError as error:
+            raise bind_failure(error, options.port) from None
+        try:
+            say(f"Bedrock: {env.description}")
+            say(f"Relay:   {server.url} (Anthropic Messages API)")
+            if options.key:
+                secret, key_id = options.key, key_id_of(key_digest(options.key))
+            else:
+                # Limits enough to try things, small enough to show them.
+                secret, key = env.store.create_key(
+                    "quickstart", rpm=60, tpm=200_000, daily_usd=Decimal(1), monthly_usd=Decimal(10)
+                )
+                key_id = key.key_id
+                say(
+                    f"Key:     {key_id} issued to 'quickstart' ({key.rpm} requests/min, "
+                    f"{key.tpm} tokens/min, ${key.daily_usd}/day, ${key.monthly_usd}/month)"
+                )
+            for line in table_lines(env):
+                say(line)
+            say("")
             # The demo's own output says it all; access logs resume once it is done.
             level = logger.log_level
             logger.setLevel(logging.WARNING)
@@ -79,15 +94,20 @@ def run_local(options: LocalOptions, say: Say = print) -> None:
             records = env.store.usage(key_id)
             spent = sum((r.cost_usd for r in records), Decimal(0))
             say(f"\nMetered: {len(records)} usage records for {key_id}, ${spent:.6f} in all")
+            if not options.serve:
+                say("\nStopped: --once ends here, and the embedded table goes with it.")
+                say("Run `relaykit local` without --once to keep the relay serving.")
+                return
             say("\nPoint any Anthropic client (SDKs, curl, Claude Code) at the relay:")
             say(f"  export ANTHROPIC_BASE_URL={server.url}")
             say(f"  export ANTHROPIC_API_KEY={secret}")
-            if options.serve:
-                say("\nServing until Ctrl-C.")
-                try:
-                    server.wait()
-                except KeyboardInterrupt:
-                    say("\nStopped.")
+            say("\nServing until Ctrl-C.", flush=True)
+            try:
+                server.wait()
+            except KeyboardInterrupt:
+                say("\nStopped: the relay and the embedded table are gone.")
+        finally:
+            server.stop()
 
 
 def demo(base_url: str, key: str, options: LocalOptions, say: Say) -> None:

@@ -1,79 +1,91 @@
 """`relaykit serve`: the relay in the foreground under uvicorn, in front of a chosen Bedrock.
 
+The caller takes the port before anything slow or printed, so the banner and the key appear only
+once the relay can be reached; a taken port or an unknown host is one line naming the flag.
+
 Off Lambda the relay is its own front door, so uvicorn runs with the limits Lambda and API Gateway
-would otherwise provide (the same as `uvicorn relay.app:create_app --factory` with the flags in
-`ServerOptions.uvicorn_flags`, documented in the README).
+would otherwise provide (`ServerOptions`; the same flags for `uvicorn relay.app:create_app
+--factory` are in the README).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import uvicorn
+from starlette.types import ASGIApp
 
-from relay.aliases import parse_alias_flags
 from relay.app import create_app
 from relay.catalog import Routing
 from relay.catalog_extra import catalog_from_env
 from relay.keys import new_secret
 from relay.settings import Settings, key_digest
-from relaykit.environment import LOCAL_TABLE, environment
+from relaykit.environment import LOCAL_TABLE, Environment, environment
+from relaykit.key_limits import KeyLimits
+from relaykit.server_options import ServerOptions
+
+Say = Callable[..., None]
 
 
 @dataclass(frozen=True)
-class ServerOptions:
-    """uvicorn's settings for the relay.
-
-    keep_alive: seconds an idle keep-alive connection stays open; above the 60 s idle timeout of
-        a load balancer in front (ALB's default), so the balancer closes first, never mid-request.
-    limit_concurrency: connections at once before uvicorn answers 503; below the usual 1,024
-        file-descriptor limit, with room for the provider connections each request opens.
-    graceful_shutdown: seconds a SIGTERM waits for open requests (streams included) to finish.
-    """
-
-    keep_alive: float = 65.0
-    limit_concurrency: int = 800
-    graceful_shutdown: float = 120.0
-
-    def uvicorn_config(self) -> dict[str, Any]:
-        return {
-            # Header limits, a request-head timeout and JSON for malformed HTTP.
-            "http": "relay.http_protocol:RelayHttpProtocol",
-            "timeout_keep_alive": self.keep_alive,
-            "limit_concurrency": self.limit_concurrency,
-            "timeout_graceful_shutdown": self.graceful_shutdown,
-            "access_log": False,  # the relay logs one line per request itself
-        }
+class ServeOptions:
+    host: str
+    port: int
+    backend: str
+    region: str
+    routing: Routing
+    # A fixed key to accept without limits; None issues one (from the table when limits are set).
+    key: str | None
+    limits: KeyLimits | None
+    # (pattern, model) pairs from `--alias PATTERN=MODEL` (relay.aliases.parse_alias_flags).
+    aliases: tuple[tuple[str, str], ...] = ()
+    server: ServerOptions = field(default_factory=ServerOptions)
 
 
-def serve(
-    host: str,
-    port: int,
-    backend: str,
-    region: str,
-    routing: Routing,
-    key: str | None,
-    aliases: Sequence[str] = (),
-    options: ServerOptions | None = None,
-) -> None:
-    """`aliases` are `PATTERN=MODEL` flags (see relay.aliases); RELAY_CATALOG_EXTRA extends the
-    catalog as it does the deployed relay's."""
-    key = key or new_secret()
+def uvicorn_config(app: ASGIApp, server: ServerOptions) -> uvicorn.Config:
+    """How uvicorn runs the relay in the foreground (one place, so its settings stay together)."""
+    return uvicorn.Config(app, **server.uvicorn_config())
+
+
+def table_lines(env: Environment) -> list[str]:
+    """Where the local relay keeps keys and usage, and the `relaykit keys` line that reaches it."""
+    where = f"--table {LOCAL_TABLE} --endpoint-url {env.table_endpoint} --region {env.table_region}"
+    return [
+        f"Keys:    table {LOCAL_TABLE} at {env.table_endpoint} (embedded AWS, gone on exit)",
+        f"  relaykit keys list {where}",
+    ]
+
+
+def serve(options: ServeOptions, sock: socket.socket, say: Say = print) -> None:
+    """Serve on `sock` (from `threaded.listen`, taken before anything slow), banner first."""
+    fixed = None if options.limits else (options.key or new_secret())
     settings = Settings(
-        bedrock_region=region,
-        routing=routing,
-        key_digests=frozenset({key_digest(key)}),
+        bedrock_region=options.region,
+        routing=options.routing,
+        key_digests=frozenset({key_digest(fixed)}) if fixed else frozenset(),
         table_name=LOCAL_TABLE,
+        # RELAY_CATALOG_EXTRA extends the catalog as it does the deployed relay's.
         catalog=catalog_from_env(os.environ),
-        model_aliases=parse_alias_flags(list(aliases)),
+        model_aliases=options.aliases,
     )
-    config = (options or ServerOptions()).uvicorn_config()
-    with environment(backend, settings) as env:
-        print(f"Bedrock: {env.description}")
-        print(f"Relay on http://{host}:{port}; clients send this key (printed once):")
-        print(f"  export ANTHROPIC_BASE_URL=http://{host}:{port}")
-        print(f"  export ANTHROPIC_API_KEY={key}")
-        uvicorn.run(create_app(env.settings, env.services), host=host, port=port, **config)
+    url = f"http://{options.host}:{sock.getsockname()[1]}"
+    try:
+        with environment(options.backend, settings) as env:
+            app = create_app(env.settings, env.services)
+            if options.limits:
+                secret, key = env.store.create_key("serve", **options.limits.store_arguments())
+                issued = f"{key.key_id} with {options.limits.describe()}"
+            else:
+                secret, issued = fixed or "", "without limits"
+            say(f"Bedrock: {env.description}")
+            for line in table_lines(env):
+                say(line)
+            say(f"Relay:   {url}; clients send this key ({issued}, printed once):")
+            say(f"  export ANTHROPIC_BASE_URL={url}")
+            say(f"  export ANTHROPIC_API_KEY={secret}", flush=True)
+            uvicorn.Server(uvicorn_config(app, options.server)).run(sockets=[sock])
+    finally:
+        sock.close()

@@ -14,6 +14,8 @@ import httpx
 import uvicorn
 from starlette.types import ASGIApp
 
+from relaykit.failures import bind_failure
+
 LOOPBACK = "127.0.0.1"
 _START_TIMEOUT = 10.0
 
@@ -31,6 +33,36 @@ def wait_until_healthy(url: str, process: subprocess.Popen[bytes], timeout: floa
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{process.args!r} did not answer within {timeout} s") from None
             time.sleep(0.1)
+
+
+def bind(host: str, port: int, name: str) -> socket.socket:
+    """A socket bound to host:port; OSError naming both (port taken, unknown host) otherwise."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    except (socket.gaierror, UnicodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise OSError(f"cannot serve the {name} on {host}:{port}: {reason}") from None
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        failure = OSError(f"cannot serve the {name} on {host}:{port}: {error.strerror}")
+        failure.errno = error.errno
+        raise failure from None
+    return sock
+
+
+def listen(host: str, port: int, name: str) -> socket.socket:
+    """A listening socket (clients queue until the server takes over); Failure naming --port or
+    --host when the address cannot be had."""
+    try:
+        sock = bind(host, port, name)
+    except OSError as error:
+        raise bind_failure(error, port) from None
+    sock.listen()
+    return sock
 
 
 class Running:
@@ -100,14 +132,7 @@ class ThreadedServer(Running):
         """Bind and serve; OSError (e.g. the port is taken) propagates with the port named."""
         if self._thread is not None:
             raise RuntimeError(f"the {self.name} is already running")
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((self._host, self._port))
-        except OSError as error:
-            sock.close()
-            message = f"cannot serve the {self.name} on {self._host}:{self._port}: {error.strerror}"
-            raise OSError(message) from None
+        sock = bind(self._host, self._port, self.name)
         self._socket = sock
         config = uvicorn.Config(self.app, **self._options)
         server = uvicorn.Server(config)

@@ -282,6 +282,12 @@ _OPUS_PRICES = Prices(
     source=_ANTHROPIC_PRICING,
 )
 _REGIONAL_PREMIUM = Decimal("0.10")
+# Batch inference costs this fraction of the on-demand price, on Bedrock as on the Claude API.
+BATCH_PRICE_FACTOR = Decimal("0.5")
+_BEDROCK_BATCH = (
+    "https://docs.aws.amazon.com/bedrock/latest/userguide/capacity-limits-cost-optimization.html"
+)
+_ANTHROPIC_BATCH = "https://platform.claude.com/docs/en/build-with-claude/batch-processing"
 
 HAIKU_4_5 = Model(
     name="Claude Haiku 4.5",
@@ -610,6 +616,8 @@ DEFAULT_MODEL = HAIKU_4_5
 # Sources not attached to a single model, for readers of this module.
 SOURCES = {
     "regional_premium": _ANTHROPIC_BEDROCK,
+    "batch_price_factor": _BEDROCK_BATCH,
+    "batch_price_factor_anthropic": _ANTHROPIC_BATCH,
     "haiku_5_5_ids": _HAIKU_5_5_IDS,
     "sonnet_5_5_ids": _SONNET_5_5_IDS,
     "vertex_ids": _ANTHROPIC_VERTEX,

@@ -224,6 +224,39 @@ class DynamoStore:
         )
         self._keys.forget(digest)
 
+    def key_by_id(self, key_id: str) -> ApiKey:
+        """The key with public id `key_id`, read afresh; LookupError if there is none."""
+        item = self._client.get_item(
+            TableName=self._table,
+            Key={"pk": _s(f"key#{self._digest_of(key_id)}"), "sk": _s("key")},
+            ConsistentRead=True,
+        ).get("Item")
+        if not item:
+            raise LookupError(f"no key with id {key_id}")
+        return _key_from_item(item)
+
+    def replace_key(self, key: ApiKey) -> None:
+        """Store new limits (owner, models, budgets, expiry) for an existing key."""
+        digest = self._digest_of(key.key_id)
+        self._client.put_item(
+            TableName=self._table,
+            Item=_key_item(digest, key),
+            ConditionExpression="attribute_exists(pk)",
+        )
+        with self._lock:
+            self._keys.pop(digest, None)
+
+    def last_used(self, key_id: str) -> datetime | None:
+        """When the key's newest usage record was written (usage sorts by time)."""
+        items = self._client.query(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": _s(f"usage#{key_id}")},
+            ScanIndexForward=False,
+            Limit=1,
+        ).get("Items", [])
+        return datetime.fromisoformat(items[0]["at"]["S"]) if items else None
+
     def list_keys(self) -> list[ApiKey]:
         keys: list[ApiKey] = []
         paginator = self._client.get_paginator("scan")

@@ -6,17 +6,33 @@ runs; `serve` is what `relaykit simulator` calls.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import uvicorn
 
 from relaykit.simulator.app import create_app
 from relaykit.simulator.config import SimulatorConfig
 from relaykit.simulator.state import SimulatorState
-from relaykit.threaded import LOOPBACK, ThreadedServer
+from relaykit.threaded import LOOPBACK, ThreadedServer, listen
 
 
-def serve(host: str = LOOPBACK, port: int = 8787, config: SimulatorConfig | None = None) -> None:
-    """Run the simulator in the foreground until interrupted (the CLI's entry point)."""
-    uvicorn.run(create_app(config), host=host, port=port, log_level="info", access_log=False)
+def serve(
+    host: str = LOOPBACK,
+    port: int = 8788,
+    config: SimulatorConfig | None = None,
+    ready: Callable[[str], None] = lambda _: None,
+) -> None:
+    """Run the simulator in the foreground until interrupted (the CLI's entry point).
+
+    The port is taken first (a Failure naming --port otherwise); `ready` then hears the URL.
+    """
+    sock = listen(host, port, "Bedrock simulator")
+    try:
+        ready(f"http://{host}:{sock.getsockname()[1]}")
+        app = create_app(config)
+        uvicorn.Server(uvicorn.Config(app, log_level="info", access_log=False)).run(sockets=[sock])
+    finally:
+        sock.close()
 
 
 class SimulatorServer(ThreadedServer):

@@ -17,9 +17,9 @@ from relay_wire import KEY
 from relay.app import create_app
 from relay.backends.vertex_access import VertexSettings
 from relay.dynamo import DynamoStore
-from relay.usage import UsageRecord
 from relay.services import Services
 from relay.settings import Settings, key_digest
+from relay.usage import UsageRecord
 from relaykit.local_aws import LocalAws
 from relaykit.simulator import SimulatorConfig, SimulatorServer, simulator_session
 from relaykit.table import create_table

@@ -20,7 +20,7 @@ from relay_harness import Relay, start_relay
 from relay_wire import HEADERS
 
 from relay.catalog import DEFAULT_MODEL, MODELS
-from relaykit.serve import ServerOptions
+from relaykit.server_options import ServerOptions
 from relaykit.simulator import SimulatorServer
 
 PROMPT = "fuzz-canary-prompt-9d41"

@@ -20,7 +20,7 @@ from relay_wire import HEADERS, KEY
 
 from relay import http_protocol
 from relay.catalog import DEFAULT_MODEL
-from relaykit.serve import ServerOptions
+from relaykit.server_options import ServerOptions
 from relaykit.simulator import SimulatorServer
 
 MODEL = DEFAULT_MODEL.alias

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from relay.usage import UsageRecord
 from relay.metrics import emit
+from relay.usage import UsageRecord
 
 RECORD = UsageRecord("req-1", "rk_0123456789abcdef", "m", "bedrock", "id", "ok", 10, 5)
 

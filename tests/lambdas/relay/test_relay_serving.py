@@ -9,7 +9,7 @@ from relay_harness import start_relay
 from relay_wire import HEADERS, user
 
 from relay.catalog import DEFAULT_MODEL
-from relaykit.serve import ServerOptions
+from relaykit.server_options import ServerOptions
 from relaykit.simulator import SimulatorConfig, SimulatorServer
 
 

@@ -1,0 +1,185 @@
+"""`relaykit cost`: what a request and a month of them cost, models side by side, formula shown.
+
+Token prices, the regional premium and the batch factor come from the catalog only; the cost of
+one request is `relay.pricing.cost_usd`, the function the relay meters with. A month is AWS's
+730 hours (30.42 days): many guides multiply a daily volume by 30 and call a daily figure monthly,
+so the command states which volume it was given and shows the multiplication.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+
+from relay.catalog import BATCH_PRICE_FACTOR, MILLION, Model, Routing, UnknownModelError, by_alias
+from relay.pricing import cost_usd
+from relay.targets import NoRouteError, bedrock_target
+from relaykit.failures import Failure
+from relaykit.options import Json
+from relaykit.output import emit_json, table, usd
+
+DAYS_PER_MONTH = Decimal(730) / Decimal(24)
+
+
+class CacheTtl(StrEnum):
+    FIVE_MINUTES = "5m"
+    ONE_HOUR = "1h"
+
+
+@dataclass(frozen=True)
+class Tokens:
+    input: int
+    output: int
+    cache_read: int
+    cache_write: int
+    cache_ttl: CacheTtl
+
+    def usage(self) -> dict[str, Any]:
+        """As an Anthropic usage block, the shape the relay prices."""
+        five, hour = (
+            (self.cache_write, 0)
+            if self.cache_ttl is CacheTtl.FIVE_MINUTES
+            else (0, self.cache_write)
+        )
+        return {
+            "input_tokens": self.input,
+            "output_tokens": self.output,
+            "cache_read_input_tokens": self.cache_read,
+            "cache_creation": {
+                "ephemeral_5m_input_tokens": five,
+                "ephemeral_1h_input_tokens": hour,
+            },
+        }
+
+
+@dataclass(frozen=True)
+class Estimate:
+    model: Model
+    endpoint: str
+    premium: bool
+    batch: bool
+    per_request: Decimal
+
+    def formula(self, tokens: Tokens) -> str:
+        prices = self.model.prices
+        write_price = (
+            prices.cache_write_5m
+            if tokens.cache_ttl is CacheTtl.FIVE_MINUTES
+            else prices.cache_write_1h
+        )
+        terms = [
+            (tokens.input, "input", prices.input),
+            (tokens.output, "output", prices.output),
+            (tokens.cache_read, "cache read", prices.cache_read),
+            (tokens.cache_write, f"cache write {tokens.cache_ttl.value}", write_price),
+        ]
+        shown = " + ".join(f"{n:,} {what} * ${price}" for n, what, price in terms if n)
+        text = f"({shown or '0'}) / {MILLION:,}"
+        if self.premium:
+            text += f" * {1 + self.model.regional_premium} ({self.endpoint} premium)"
+        if self.batch:
+            text += f" * {BATCH_PRICE_FACTOR} (batch)"
+        return f"{text} = {usd(self.per_request)}"
+
+
+def estimate(model: Model, tokens: Tokens, region: str, routing: Routing, batch: bool) -> Estimate:
+    try:
+        target = bedrock_target(model, region, routing)
+    except NoRouteError as error:
+        raise Failure(
+            f"--model {model.alias}: {error}; try another --region or --routing"
+        ) from None
+    per_request = cost_usd(model, tokens.usage(), target.premium)
+    if batch:
+        per_request *= BATCH_PRICE_FACTOR
+    endpoint = target.profile.geography.value if target.profile else "in-region"
+    return Estimate(model, endpoint, target.premium, batch, per_request)
+
+
+def _model(alias: str) -> Model:
+    try:
+        return by_alias(alias)
+    except UnknownModelError:
+        raise typer.BadParameter(
+            f"{alias!r} is not a catalog model (`relaykit models` lists them)",
+            param_hint="'--model'",
+        ) from None
+
+
+def cost(
+    model: Annotated[
+        list[str], typer.Option(help="A catalog alias; repeat to compare models side by side.")
+    ],
+    input: Annotated[int, typer.Option("--input", min=0, help="Input tokens per request.")],
+    output: Annotated[int, typer.Option("--output", min=0, help="Output tokens per request.")],
+    cache_read: Annotated[int, typer.Option(min=0, help="Cache-read tokens per request.")] = 0,
+    cache_write: Annotated[int, typer.Option(min=0, help="Cache-write tokens per request.")] = 0,
+    cache_ttl: Annotated[
+        CacheTtl, typer.Option(help="TTL of the cache writes.")
+    ] = CacheTtl.FIVE_MINUTES,
+    routing: Annotated[
+        Routing, typer.Option(help="How the relay routes (sets the premium).")
+    ] = Routing.GLOBAL,
+    region: Annotated[str, typer.Option(help="The relay's Bedrock region.")] = "us-east-1",
+    batch: Annotated[
+        bool, typer.Option("--batch", help="Price as Bedrock batch inference.")
+    ] = False,
+    per_day: Annotated[int | None, typer.Option(min=1, help="Requests per day.")] = None,
+    per_month: Annotated[int | None, typer.Option(min=1, help="Requests per month.")] = None,
+    json: Json = False,
+) -> None:
+    """Cost per request and per month for given tokens and volume, from the catalog's prices.
+
+    Example: relaykit cost --model claude-haiku-4-5 --input 400 --output 150 --per-day 10000
+    """
+    if per_day and per_month:
+        raise typer.BadParameter("give --per-day or --per-month, not both")
+    tokens = Tokens(input, output, cache_read, cache_write, cache_ttl)
+    estimates = [estimate(_model(alias), tokens, region, routing, batch) for alias in model]
+    monthly_requests = (
+        Decimal(per_month)
+        if per_month
+        else (Decimal(per_day) * DAYS_PER_MONTH if per_day else None)
+    )
+    if json:
+        emit_json(
+            [
+                {
+                    "model": e.model.alias,
+                    "endpoint": e.endpoint,
+                    "premium": e.premium,
+                    "batch": e.batch,
+                    "per_request_usd": e.per_request,
+                    "requests_per_month": monthly_requests,
+                    "per_month_usd": e.per_request * monthly_requests if monthly_requests else None,
+                    "formula": e.formula(tokens),
+                }
+                for e in estimates
+            ]
+        )
+        return
+    header = ["model", "endpoint", "per request"]
+    if monthly_requests:
+        header.append("per month")
+    rows = []
+    for e in estimates:
+        row = [e.model.alias, e.endpoint + (" batch" if e.batch else ""), usd(e.per_request)]
+        if monthly_requests:
+            row.append(f"${e.per_request * monthly_requests:,.2f}")
+        rows.append(row)
+    table(header, rows)
+    print("\nper request:")
+    for e in estimates:
+        print(f"  {e.model.alias}: {e.formula(tokens)}")
+    if monthly_requests:
+        volume = (
+            f"{per_month:,} requests/month"
+            if per_month
+            else f"{per_day:,} requests/day * 730 h/24 = {monthly_requests:,.0f} requests/month"
+        )
+        print(f"per month: per request * {volume}")
+    print("Infrastructure (API Gateway, Lambda, DynamoDB) is not included.")

@@ -243,8 +243,7 @@ class DynamoStore:
             Item=_key_item(digest, key),
             ConditionExpression="attribute_exists(pk)",
         )
-        with self._lock:
-            self._keys.pop(digest, None)
+        self._keys.forget(digest)
 
     def last_used(self, key_id: str) -> datetime | None:
         """When the key's newest usage record was written (usage sorts by time)."""

@@ -86,7 +86,8 @@ app.command("doctor")(doctor.doctor)
 
 
 def _fail(message: str) -> int:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
+    # One line, whatever the library's message looked like.
+    print(f"{PROG}: error: {' '.join(message.split())}", file=sys.stderr)
     return 1
 
 

@@ -3,7 +3,8 @@
 Token prices, the regional premium and the batch factor come from the catalog only; the cost of
 one request is `relay.pricing.cost_usd`, the function the relay meters with. A month is AWS's
 730 hours (30.42 days): many guides multiply a daily volume by 30 and call a daily figure monthly,
-so the command states which volume it was given and shows the multiplication.
+so the command states which volume it was given and shows the multiplication. The
+infrastructure beside the tokens is priced from a synthesis (`cdk.out`) by stacks/aws/infra_cost.py.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -130,6 +132,10 @@ def cost(
     ] = False,
     per_day: Annotated[int | None, typer.Option(min=1, help="Requests per day.")] = None,
     per_month: Annotated[int | None, typer.Option(min=1, help="Requests per month.")] = None,
+    templates: Annotated[
+        Path,
+        typer.Option(help="A synthesis (cdk synth's output folder) to price the infrastructure."),
+    ] = Path("cdk.out"),
     json: Json = False,
 ) -> None:
     """Cost per request and per month for given tokens and volume, from the catalog's prices.
@@ -145,6 +151,15 @@ def cost(
         if per_month
         else (Decimal(per_day) * DAYS_PER_MONTH if per_day else None)
     )
+    infra = infrastructure(templates)
+
+    def monthly(e: Estimate) -> Decimal | None:
+        if not monthly_requests:
+            return None
+        if infra is None:
+            return e.per_request * monthly_requests
+        return (e.per_request + infra.per_request) * monthly_requests + infra.idle_month
+
     if json:
         emit_json(
             [
@@ -155,7 +170,9 @@ def cost(
                     "batch": e.batch,
                     "per_request_usd": e.per_request,
                     "requests_per_month": monthly_requests,
-                    "per_month_usd": e.per_request * monthly_requests if monthly_requests else None,
+                    "infra_per_request_usd": infra.per_request if infra else None,
+                    "infra_idle_month_usd": infra.idle_month if infra else None,
+                    "per_month_usd": monthly(e),
                     "formula": e.formula(tokens),
                 }
                 for e in estimates
@@ -163,13 +180,17 @@ def cost(
         )
         return
     header = ["model", "endpoint", "per request"]
+    if infra:
+        header.append("+ infra")
     if monthly_requests:
         header.append("per month")
     rows = []
     for e in estimates:
         row = [e.model.alias, e.endpoint + (" batch" if e.batch else ""), usd(e.per_request)]
+        if infra:
+            row.append(usd(infra.per_request))
         if monthly_requests:
-            row.append(f"${e.per_request * monthly_requests:,.2f}")
+            row.append(f"${monthly(e):,.2f}")
         rows.append(row)
     table(header, rows)
     print("\nper request:")
@@ -181,5 +202,43 @@ def cost(
             if per_month
             else f"{per_day:,} requests/day * 730 h/24 = {monthly_requests:,.0f} requests/month"
         )
-        print(f"per month: per request * {volume}")
-    print("Infrastructure (API Gateway, Lambda, DynamoDB) is not included.")
+        extra = " + infra) " if infra else " "
+        start = "(per request" if infra else "per request"
+        idle = f" + ${infra.idle_month:,.2f} idle infrastructure" if infra else ""
+        print(f"per month: {start}{extra}* {volume}{idle}")
+    if infra:
+        print(
+            f"infrastructure: from {templates} ({infra.stacks} stacks): {usd(infra.per_request)} "
+            f"per request (a typical request's Lambda, API Gateway, DynamoDB, logs), "
+            f"${infra.idle_month:,.2f}/month idle (stacks/aws/infra_cost.py, us-east-1 prices)"
+        )
+    else:
+        print(
+            f"Infrastructure not included: no synthesis in {templates} "
+            "(run `npx cdk synth`, or pass --templates)."
+        )
+
+
+@dataclass(frozen=True)
+class Infrastructure:
+    """What the synthesised stacks cost beside tokens (priced by stacks/aws/infra_cost.py)."""
+
+    per_request: Decimal
+    idle_month: Decimal
+    stacks: int
+
+
+def infrastructure(outdir: Path) -> Infrastructure | None:
+    from stacks.aws.infra_cost import estimate as price
+    from stacks.aws.infra_cost import read_templates
+
+    templates = read_templates(outdir) if outdir.is_dir() else {}
+    if not templates:
+        return None
+    priced = price(templates)
+    # A request passes one relay: the dearest relay stack's per-request cost.
+    return Infrastructure(
+        max((e.per_request_usd for e in priced.values()), default=Decimal(0)),
+        sum((e.idle_usd for e in priced.values()), Decimal(0)),
+        len(priced),
+    )

@@ -26,7 +26,15 @@ Context = Annotated[
 ]
 
 
-def deployment_config(path: Path, overrides: list[str] | None = None) -> RelayKitConfig:
+# Who hears of alarms matters to a deploy, not to reading what is deployed or why it fails.
+_READ_ONLY = {"relaykit.alarms.acknowledgeNoRecipients": "true"}
+
+
+def deployment_config(
+    path: Path, overrides: list[str] | None = None, *, deploying: bool = False
+) -> RelayKitConfig:
+    """The config of `path` with `overrides`; `deploying` also applies the checks that only a
+    deploy needs (alarm recipients), as `cdk synth` does."""
     try:
         context = dict(json.loads(path.read_text()).get("context", {}))
     except FileNotFoundError:
@@ -35,6 +43,8 @@ def deployment_config(path: Path, overrides: list[str] | None = None) -> RelayKi
         ) from None
     except json.JSONDecodeError as error:
         raise Failure(f"--config {path}: not JSON ({error})") from None
+    if not deploying:
+        context.update(_READ_ONLY)
     for override in overrides or ():
         name, equals, value = override.partition("=")
         if not equals:

@@ -31,7 +31,7 @@ from relaykit.failures import describe
 from relaykit.options import Json
 from relaykit.output import emit_json
 from relaykit.stack_outputs import stacks_in
-from stacks.aws.config import OPT_IN_REGIONS, RelayKitConfig
+from stacks.aws.config import OPT_IN_REGIONS, ConfigError, RelayKitConfig
 
 MAX_EXIT = 100
 MAX_SKEW_SECONDS = 300
@@ -251,17 +251,25 @@ def doctor(
     Exit code: the number of failed checks.
     Example: relaykit doctor -c relaykit.hongKong.enabled=true
     """
+    try:
+        deployment_config(config, context, deploying=True)
+        deployable = _ok("config", f"{config} is ready to deploy")
+    except ConfigError as error:
+        deployable = _fail("config", str(error), "edit cdk.json or pass -c as the message says")
     settings = deployment_config(config, context)
     # Any service by name: boto3-stubs types `client` per literal service name only.
     client: Any = boto3.session.Session().client
     if gcp is None:
         gcp = any(p.name != "Pulumi.example.yaml" for p in Path().glob("Pulumi.*.yaml"))
-    checks = run_checks(
-        settings,
-        lambda service, region: client(service, region_name=region),
-        gcp=gcp,
-        endpoints=tuple(endpoint or ()),
-    )
+    checks = [
+        deployable,
+        *run_checks(
+            settings,
+            lambda service, region: client(service, region_name=region),
+            gcp=gcp,
+            endpoints=tuple(endpoint or ()),
+        ),
+    ]
     failed = sum(1 for c in checks if c.state == "fail")
     if json:
         emit_json([dataclasses.asdict(c) for c in checks])

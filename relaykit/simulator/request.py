@@ -8,10 +8,11 @@ model's limit, thinking budget, tool_choice naming a tool) come back with Anthro
 Top-level fields: those the Bedrock documentation lists for Claude (anthropic_version,
 anthropic_beta, max_tokens, system, messages, temperature, top_p, top_k, tools, tool_choice,
 stop_sequences) plus thinking, metadata and output_config (its `format` needs no flag, as
-structured outputs are generally available; its `effort` needs the effort flag). Fields that belong to a beta feature are accepted
-only when a matching `anthropic_beta` flag is sent (conservative: a relay that forwards them
-without the flag fails here as it may on Bedrock). Anything else (`model`, `stream`,
-`service_tier`, `container`, `mcp_servers`, ...) is rejected as extraneous.
+structured outputs are generally available; its `effort` needs the effort flag). Fields that
+belong to a beta feature are accepted only when a matching `anthropic_beta` flag is sent
+(conservative: a relay that forwards them without the flag fails here as it may on Bedrock).
+Anything else (`model`, `stream`, `service_tier`, `container`, `mcp_servers`, ...) is rejected
+as extraneous.
 
 The same checks serve the Vertex AI paths through a `Dialect`: Vertex takes its own
 `anthropic_version`, `stream` in the body, and beta flags from the `anthropic-beta` header.

@@ -1,13 +1,13 @@
 """SigV4-signed requests to an AWS service on the event loop: botocore's signer and credential
 chain, httpx for the wire.
 
-Why not boto3 on worker threads (as before) or aiobotocore: boto3 calls share anyio's 40-thread
-limiter with everything else, so the 41st concurrent model call waits; botocore's per-call request
-building and event hooks were ~22% of the relay's CPU, and the thread hops 10-30% more. A reused
-signer over one pooled async client has neither cost. aiobotocore would also lift the ceiling, but
-(measured in bench/RESULTS.md) it adds ~13 MB installed / 3.5 MB zipped (aiohttp and friends) and
-~4x the import time of httpx, and it pins botocore to its own release; httpx adds ~1 MB installed /
-0.3 MB zipped.
+Why not boto3 on worker threads (as before): its calls shared anyio's 40-thread limiter with
+everything else, so the 41st concurrent model call waited; here a signer is built once per region
+and no call needs a thread or botocore's per-call request building and event hooks. Why not
+aiobotocore, which would also lift the ceiling: it adds ~13 MB installed / 3.5 MB zipped (aiohttp
+and friends) and ~4x the import time, and pins botocore to its own release; httpx adds ~1 MB /
+0.3 MB (bench/RESULTS.md, which also records the per-request cost still to win back at moderate
+concurrency).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ import contextlib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anthropic
 from google.auth.credentials import AnonymousCredentials
@@ -24,6 +24,9 @@ from relaykit.local_aws import LocalAws
 from relaykit.simulator import SimulatorConfig, SimulatorServer, simulator_session
 from relaykit.table import create_table
 from relaykit.threaded import ThreadedServer
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 TABLE = "relay-test"
 
@@ -110,8 +113,18 @@ def running_gateway(
     with LocalAws() as aws, SimulatorServer(simulator_config) as simulator:
         client = aws.session().client("dynamodb", endpoint_url=aws.endpoint_url)
         create_table(client, TABLE)
+        forget_breakers(client)
         server = start_relay(simulator, aws, **settings)
         try:
             yield Gateway(server.url, simulator, DynamoStore(client, TABLE))
         finally:
             server.stop()
+            forget_breakers(client)
+
+
+def forget_breakers(client: DynamoDBClient) -> None:
+    """Breakers posted in the shared table by an earlier gateway (moto's state lives as long
+    as the process, and a breaker lasts its cool-down): each gateway starts calm."""
+    for item in client.scan(TableName=TABLE)["Items"]:
+        if item["pk"]["S"].startswith("breaker#"):
+            client.delete_item(TableName=TABLE, Key={"pk": item["pk"], "sk": item["sk"]})

@@ -24,6 +24,8 @@ from relaykit.server_options import ServerOptions
 from relaykit.simulator import SimulatorServer
 
 PROMPT = "fuzz-canary-prompt-9d41"
+# Part of every simulated reply: completion text that no log line may carry.
+COMPLETION = "This reply comes from the relaykit Bedrock simulator"
 FUZZ = settings(
     max_examples=1000,
     deadline=None,
@@ -180,6 +182,7 @@ def mutated(
 @pytest.fixture(scope="module")
 def fuzzed(log_scan: Any) -> Iterator[tuple[Relay, httpx.Client]]:
     log_scan.forbid(PROMPT)
+    log_scan.forbid(COMPLETION)
     with SimulatorServer() as simulator:
         server = start_relay(
             simulator, server_options=ServerOptions().uvicorn_config(), retry_attempts=1

@@ -106,7 +106,8 @@ def test_relay_lambda_configuration_reads_back(run: Run) -> None:
     assert env["AWS_LWA_INVOKE_MODE"] == "response_stream"
     assert env["RELAY_BEDROCK_REGION"] == REGION
     assert function["Timeout"] == 900
-    assert function["MemorySize"] == 1024
+    assert function["MemorySize"] == 512
+    assert int(env["RELAY_MAX_BODY_BYTES"]) < 6_291_456
 
 
 def test_rest_api_reads_back_with_its_proxy_method(run: Run) -> None:
@@ -114,7 +115,7 @@ def test_rest_api_reads_back_with_its_proxy_method(run: Run) -> None:
     (api_id,) = _physical(run, RELAY_PRIMARY, "AWS::ApiGateway::RestApi")
     assert apigw.get_rest_api(restApiId=api_id)["name"] == "primary-relay"
     paths = {r["path"]: r["id"] for r in apigw.get_resources(restApiId=api_id)["items"]}
-    assert set(paths) == {"/", "/{proxy+}"}
+    assert set(paths) == {"/", "/health", "/{proxy+}"}
     method = apigw.get_method(restApiId=api_id, resourceId=paths["/{proxy+}"], httpMethod="ANY")
     assert method["apiKeyRequired"] is True
     assert method["authorizationType"] == "CUSTOM"

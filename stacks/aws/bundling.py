@@ -58,8 +58,8 @@ exec python -m uvicorn relay.app:create_app --factory \\
     --host 127.0.0.1 --port "${{PORT:-{PORT}}}" --no-access-log
 """
 # The botocore service models the relay calls (sts for the assume-role and web-identity
-# credential providers); the others are dropped from the asset.
-BOTOCORE_SERVICES = frozenset({"bedrock-runtime", "dynamodb", "sts"})
+# credential providers, sqs for the usage spool, RELAY_USAGE_SPOOL); the others are dropped.
+BOTOCORE_SERVICES = frozenset({"bedrock-runtime", "dynamodb", "sqs", "sts"})
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache")
 # What no import of the relay reads: type stubs, botocore's examples of the models it keeps,
 # dateutil's time-zone database (botocore uses only UTC and local time), boto3's resource models
@@ -71,6 +71,16 @@ _STRIPPED = (
     "boto3/data/*/*/resources-1.json",
     # Installers' file lists; importlib.metadata reads names and versions, not these.
     "*.dist-info/RECORD",
+    # uvicorn's protocol and loop modules for libraries the bundle leaves out (httptools, uvloop,
+    # websockets, wsproto): its `auto` modules import them only once the library imported.
+    "uvicorn/protocols/http/httptools_impl.py",
+    "uvicorn/protocols/websockets/*_impl.py",
+    "uvicorn/loops/uvloop.py",
+    # pydantic's mypy plugin (read by mypy, never at run time); anyio's trio backend (trio is not
+    # bundled) and its pytest plugin.
+    "pydantic/mypy.py",
+    "anyio/_backends/_trio.py",
+    "anyio/pytest_plugin.py",
 )
 # Packages nothing imports: pydantic's v1 compatibility layer.
 _UNUSED_PACKAGES = ("pydantic/v1",)

@@ -297,15 +297,3 @@ def test_serve_refuses_an_alias_flag_without_a_model(capsys) -> None:
     assert main(["serve", "--port", "0", "--alias", "claude-opus-*"]) == 1
     assert "PATTERN=MODEL" in capsys.readouterr().err
 
-
-def test_models_lists_what_relay_catalog_extra_adds(capsys, monkeypatch) -> None:
-    extra = {
-        "claude-opus-4-8": {
-            "base": "claude-opus-4-6",
-            "bedrock_id": "anthropic.claude-opus-4-8",
-            "source": "https://example.com/opus-4-8",
-        }
-    }
-    monkeypatch.setenv("RELAY_CATALOG_EXTRA", json.dumps(extra))
-    assert main(["models", "--json"]) == 0
-    assert "anthropic.claude-opus-4-8" in capsys.readouterr().out

@@ -17,7 +17,7 @@ from relay.catalog import CATALOG, OPUS_4_6, SONNET_5_5, Geography, Lifecycle, R
 from relay.catalog_extra import CatalogExtraError, catalog_from_env, parse_catalog_extra
 from relay.settings import ConfigError, Settings
 from relay.targets import bedrock_target
-from relaykit.models import table
+from relaykit.cli import main
 from relaykit.simulator import SimulatorServer
 from relaykit.simulator.models import ModelResolver
 
@@ -152,10 +152,12 @@ def test_the_relay_serves_an_added_model_from_its_own_profile() -> None:
     assert short.json()["model"] == "claude-opus-4-8"
 
 
-def test_relaykit_models_lists_the_added_model() -> None:
-    env = {"RELAY_CATALOG_EXTRA": json.dumps({"claude-opus-4-8": OPUS_4_8})}
-    assert "anthropic.claude-opus-4-8" in table(catalog_from_env(env))
-    assert "anthropic.claude-opus-4-8" not in table()
+def test_relaykit_models_lists_the_added_model(capsys, monkeypatch) -> None:
+    assert main(["models", "--json"]) == 0
+    assert "anthropic.claude-opus-4-8" not in capsys.readouterr().out
+    monkeypatch.setenv("RELAY_CATALOG_EXTRA", json.dumps({"claude-opus-4-8": OPUS_4_8}))
+    assert main(["models", "--json"]) == 0
+    assert "anthropic.claude-opus-4-8" in capsys.readouterr().out
 
 
 def test_an_added_model_routes_like_a_shipped_one() -> None:

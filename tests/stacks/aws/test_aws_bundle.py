@@ -72,7 +72,11 @@ WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
 BUILD_AND_SERVE = (
     "from relay.app import create_app; from relay.settings import Settings;"
     "create_app(Settings.from_env({'RELAY_BEDROCK_REGION': 'us-east-1', 'RELAY_API_KEYS': 'k'}));"
-    "import uvicorn.main"
+    "import uvicorn.main;"
+    # What `uvicorn` loads for its default protocols and loop, with the unused ones stripped.
+    "import os; os.environ.update(RELAY_BEDROCK_REGION='us-east-1', RELAY_API_KEYS='k');"
+    "import uvicorn; uvicorn.Config(create_app, factory=True).load();"
+    "import boto3; boto3.client('sqs', region_name='us-east-1')"
 )
 
 

@@ -296,4 +296,3 @@ def test_debug_shows_the_traceback(capsys) -> None:
 def test_serve_refuses_an_alias_flag_without_a_model(capsys) -> None:
     assert main(["serve", "--port", "0", "--alias", "claude-opus-*"]) == 1
     assert "PATTERN=MODEL" in capsys.readouterr().err
-

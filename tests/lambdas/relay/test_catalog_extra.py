@@ -14,7 +14,7 @@ from relay_harness import start_relay
 from relay_wire import HEADERS, KEY
 
 from relay.catalog import CATALOG, OPUS_4_6, SONNET_5_5, Geography, Lifecycle, Routing
-from relay.catalog_extra import CatalogExtraError, catalog_from_env, parse_catalog_extra
+from relay.catalog_extra import CatalogExtraError, parse_catalog_extra
 from relay.settings import ConfigError, Settings
 from relay.targets import bedrock_target
 from relaykit.cli import main

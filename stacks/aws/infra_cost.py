@@ -13,6 +13,7 @@ higher), after free tiers are used up; token prices come from the catalog.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ REST_API_PER_MILLION_REQUESTS = Decimal("3.50")
 # https://aws.amazon.com/lambda/pricing/
 LAMBDA_PER_MILLION_REQUESTS = Decimal("0.20")
 LAMBDA_GB_SECOND = {"arm64": Decimal("0.0000133334"), "x86_64": Decimal("0.0000166667")}
+# https://aws.amazon.com/sqs/pricing/ (standard queue, beyond the first million requests a month)
+SQS_PER_MILLION_REQUESTS = Decimal("0.40")
 # https://aws.amazon.com/dynamodb/pricing/on-demand/
 DYNAMODB_PER_MILLION_WRITE_UNITS = Decimal("0.625")
 DYNAMODB_PER_MILLION_READ_UNITS = Decimal("0.125")
@@ -46,7 +49,8 @@ DYNAMODB_PER_MILLION_READ_UNITS = Decimal("0.125")
 XRAY_PER_MILLION_TRACES = Decimal("5.00")
 # https://aws.amazon.com/bedrock/pricing/ (Guardrails: sensitive information filter)
 GUARDRAIL_PII_PER_1000_TEXT_UNITS = Decimal("0.10")
-# Free: AWS Budgets without actions, Cost Anomaly Detection, SNS e-mail (first 1,000 a month),
+# Free: EventBridge scheduled rules on the default bus (https://aws.amazon.com/eventbridge/pricing/),
+# AWS Budgets without actions, Cost Anomaly Detection, SNS e-mail (first 1,000 a month),
 # IAM, inference profiles, API keys and usage plans, idle Lambda, API Gateway and DynamoDB.
 
 # --- A typical request: Haiku 4.5, 400 input and 150 output tokens -------------------------
@@ -69,6 +73,13 @@ TYPICAL_LOG_BYTES = 2_500
 WAF_LOG_BYTES = 1_500
 # X-Ray's default sampling records the first request each second and 5% of the rest.
 XRAY_SAMPLED_SHARE = Decimal("0.05")
+# A scheduled run of the usage replay with nothing spooled: billed init of a cold instance
+# (Python, boto3, two clients) and one empty ReceiveMessage; START/END/REPORT and one log line.
+SCHEDULED_RUN_SECONDS = Decimal("1.0")
+SCHEDULED_RUN_LOG_BYTES = 600
+MINUTES_PER_MONTH = 30 * 24 * 60
+_RATE = re.compile(r"rate\((\d+) (minute|hour|day)s?\)")
+_UNIT_MINUTES = {"minute": 1, "hour": 60, "day": 24 * 60}
 # A text unit is 1,000 characters; ~4 characters per token.
 CHARS_PER_TOKEN = 4
 
@@ -135,6 +146,32 @@ def _idle(template: Mapping[str, Any]) -> list[Item]:
     dashboards = len(_of_type(template, "AWS::CloudWatch::Dashboard"))
     if dashboards:
         items.append(Item(f"{dashboards} dashboard(s)", DASHBOARD_MONTH * dashboards))
+    return items + _scheduled(template)
+
+
+def _scheduled(template: Mapping[str, Any]) -> list[Item]:
+    """Functions an EventBridge rate rule runs: each run's Lambda time and logs, and one SQS
+    request if the function polls a queue (RELAY_USAGE_SPOOL)."""
+    resources = template.get("Resources", {})
+    items: list[Item] = []
+    for rule in _of_type(template, "AWS::Events::Rule"):
+        rate = _RATE.fullmatch(rule.get("ScheduleExpression", ""))
+        if rate is None:
+            continue
+        every = int(rate.group(1)) * _UNIT_MINUTES[rate.group(2)]
+        runs = MINUTES_PER_MONTH // every
+        for target in rule.get("Targets", ()):
+            (logical_id, _) = target["Arn"]["Fn::GetAtt"]
+            function = resources[logical_id]["Properties"]
+            run = _invocation(function, SCHEDULED_RUN_SECONDS)
+            run += LOGS_INGESTED_PER_GB * SCHEDULED_RUN_LOG_BYTES / GIB
+            what = "Lambda"
+            if "RELAY_USAGE_SPOOL" in function.get("Environment", {}).get("Variables", {}):
+                run += SQS_PER_MILLION_REQUESTS / MILLION
+                what = "Lambda and an SQS receive"
+            items.append(
+                Item(f"{function['Handler']} every {every} min ({runs:,} runs, {what})", run * runs)
+            )
     return items
 
 

@@ -54,6 +54,8 @@ class RelayStack(Stack):
                 relay_function=self.relay.function.function,
                 authorizer_function=self.relay.authorizer_function.function,
                 usage_table=self.relay.usage_table,
+                usage_spool=self.relay.usage_spool.queue,
+                usage_dead_letters=self.relay.usage_spool.dead_letters,
             ),
         )
         base_url = Fn.join(
@@ -84,6 +86,12 @@ class RelayStack(Stack):
             "KeysTableName",
             value=self.relay.usage_table.table_name,
             description="Relay keys, limits and usage: relaykit keys create --table <this>",
+        )
+        CfnOutput(
+            self,
+            "UsageSpoolUrl",
+            value=self.relay.usage_spool.queue.queue_url,
+            description="Usage records waiting for the table: relaykit usage-replay --spool <this>",
         )
         CfnOutput(
             self,

@@ -3,8 +3,10 @@
 CloudWatch alarms only watch metrics of their own region, so each relay stack carries its own:
 success rate (API Gateway, non-5xx share), p99 time to first token, the relay's daily cost
 against the daily budget, the relay function's errors, throttles and concurrency near its
-reserved limit, the authorizer's errors, DynamoDB throttling, and Bedrock throttling itself
-(InvocationThrottles, where Bedrock runs in the relay's region; otherwise the dashboard shows it).
+reserved limit, the authorizer's errors, DynamoDB throttling, usage records waiting in the
+spool (the table refused them for three replays) or set aside in its dead-letter queue, and
+Bedrock throttling itself (InvocationThrottles, where Bedrock runs in the relay's region;
+otherwise the dashboard shows it).
 A key reaching its own limit is a `rate_limit_error` metric, not an alarm: it is the limit
 working. Each alarm is $0.10 a month per metric it reads (docs/aws.md's cost table).
 """
@@ -22,6 +24,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.aws.config import RelayKitSettings, RelaySite
@@ -39,6 +42,8 @@ class RelayAlarmsProps:
     relay_function: lambda_.IFunction
     authorizer_function: lambda_.IFunction
     usage_table: dynamodb.ITable
+    usage_spool: sqs.IQueue
+    usage_dead_letters: sqs.IQueue
 
 
 class RelayAlarms(Construct):
@@ -213,6 +218,36 @@ class RelayAlarms(Construct):
             threshold=1,
             comparison=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             description="DynamoDB throttled the relay's key table (limits and metering)",
+            evaluation_periods=1,
+            datapoints=1,
+        )
+        # A spooled record is replayed within five minutes once the table takes writes again:
+        # still waiting after three replays means the table keeps refusing them.
+        self._add(
+            "UsageSpooled",
+            props.usage_spool.metric_approximate_number_of_messages_visible(
+                statistic="Maximum", period=metrics.FIVE_MINUTES
+            ),
+            threshold=1,
+            comparison=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            description=(
+                "Usage records wait in the spool: the key table refused their settlement for "
+                "15 minutes (budgets still count their reservations)"
+            ),
+            evaluation_periods=3,
+            datapoints=3,
+        )
+        self._add(
+            "UsageDeadLetters",
+            props.usage_dead_letters.metric_approximate_number_of_messages_visible(
+                statistic="Maximum", period=metrics.FIVE_MINUTES
+            ),
+            threshold=1,
+            comparison=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            description=(
+                "Usage records failed every replay and were set aside: fix the cause, then "
+                "aws sqs start-message-move-task puts them back (kept 14 days)"
+            ),
             evaluation_periods=1,
             datapoints=1,
         )

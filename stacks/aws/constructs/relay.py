@@ -32,6 +32,7 @@ from stacks.aws.bundling import PORT, REPO_ROOT, RUNTIME, relay_code
 from stacks.aws.config import Architecture, RelayKitSettings, RelaySite
 from stacks.aws.constructs.function import FunctionProps, LoggedFunction, retention
 from stacks.aws.constructs.gateway_responses import add_gateway_responses
+from stacks.aws.constructs.usage_spool import UsageSpool, UsageSpoolProps
 from stacks.aws.constructs.web_acl import RelayWebAcl, RelayWebAclProps
 from stacks.aws.nag import acknowledge
 
@@ -90,8 +91,9 @@ class RelayProps:
 class Relay(Construct):
     """Provisions the relay function, its tables, the REST API, keys, usage plan and WAF.
 
-    Attributes: `function` (and `role`), `usage_table`, `cache_table` (None if disabled), `api`,
-    `usage_plan`, `authorizer_function`, `web_acl` (None if disabled).
+    Attributes: `function` (and `role`), `usage_table`, `cache_table` (None if disabled),
+    `usage_spool` (the queue usage records wait in while the table is down, and their replay),
+    `api`, `usage_plan`, `authorizer_function`, `web_acl` (None if disabled).
     """
 
     def __init__(self, scope: Construct, construct_id: str, props: RelayProps) -> None:
@@ -99,8 +101,20 @@ class Relay(Construct):
         site, settings = props.site, props.settings
         self.usage_table = self._table("UsageTable")
         self.cache_table = self._table("CacheTable") if settings.cache.enabled else None
+        self.usage_spool = UsageSpool(
+            self,
+            "UsageSpool",
+            UsageSpoolProps(
+                table=self.usage_table,
+                code=relay_code(settings.lambda_.architecture),
+                architecture=settings.lambda_.architecture,
+                log_retention_days=settings.lambda_.log_retention_days,
+                service_name=site.api_name,
+            ),
+        )
         self.function = LoggedFunction(self, "Handler", self._function_props(props))
         self.role = self.function.role
+        self.usage_spool.queue.grant_send_messages(self.role)
         for statement in invoke_statements(site.targets, props.account):
             self.role.add_to_policy(statement.to_iam())
         if props.guardrail is not None:
@@ -217,6 +231,7 @@ class Relay(Construct):
             "RELAY_AUTH": "api-gateway",
             "RELAY_MAX_BODY_BYTES": str(MAX_BODY_BYTES),
             "RELAY_TABLE_NAME": self.usage_table.table_name,
+            "RELAY_USAGE_SPOOL": self.usage_spool.queue.queue_url,
             "POWERTOOLS_LOG_LEVEL": "INFO",
             "POWERTOOLS_SERVICE_NAME": site.api_name,
             "POWERTOOLS_METRICS_NAMESPACE": settings.metrics_namespace,

@@ -110,6 +110,18 @@ def test_relay_lambda_configuration_reads_back(run: Run) -> None:
     assert int(env["RELAY_MAX_BODY_BYTES"]) < 6_291_456
 
 
+def test_relay_spools_usage_to_a_queue_with_a_dead_letter_queue(run: Run) -> None:
+    queue_url = _relay_function(run)["Environment"]["Variables"]["RELAY_USAGE_SPOOL"]
+    assert run.created[RELAY_PRIMARY].outputs["UsageSpoolUrl"] == queue_url
+    sqs = run.rehearsal.client("sqs")
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]
+    assert attributes["MessageRetentionPeriod"] == str(14 * 24 * 3600)
+    redrive = json.loads(attributes["RedrivePolicy"])
+    assert int(redrive["maxReceiveCount"]) == 24
+    dead_letters = sqs.get_queue_url(QueueName=redrive["deadLetterTargetArn"].split(":")[-1])
+    assert dead_letters["QueueUrl"] != queue_url
+
+
 def test_rest_api_reads_back_with_its_proxy_method(run: Run) -> None:
     apigw = run.rehearsal.client("apigateway")
     (api_id,) = _physical(run, RELAY_PRIMARY, "AWS::ApiGateway::RestApi")
@@ -160,7 +172,7 @@ def test_update_changes_only_the_relay_stack(run: Run, updated: dict[str, Deploy
     assert _relay_function(run)["MemorySize"] == UPDATED_MEMORY_MB
 
 
-def test_destroy_deletes_every_stack_and_keeps_the_retained_tables(
+def test_destroy_deletes_every_stack_and_keeps_the_retained_tables_and_queues(
     run: Run, destroyed: dict[str, DeployedStack]
 ) -> None:
     assert destroyed == {}
@@ -170,6 +182,9 @@ def test_destroy_deletes_every_stack_and_keeps_the_retained_tables(
     # The tables are RETAINed (the deploy guide says so); moto honours DeletionPolicy.
     tables = run.rehearsal.client("dynamodb").list_tables()["TableNames"]
     assert any(t.startswith(f"{RELAY_PRIMARY}-") for t in tables)
+    # So are the usage spool and its dead letters: records there are not in the table yet.
+    queues = run.rehearsal.client("sqs").list_queues().get("QueueUrls", [])
+    assert len([q for q in queues if f"/{RELAY_PRIMARY}-" in q]) == 2, queues
 
 
 def test_cli_refuses_context_that_is_not_key_value(capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,6 +11,12 @@ from aws_stack_helpers import OBSERVABILITY, REPO_ROOT
 
 from stacks.aws.infra_cost import (
     ALARM_METRIC_MONTH,
+    LAMBDA_GB_SECOND,
+    LAMBDA_PER_MILLION_REQUESTS,
+    LOGS_INGESTED_PER_GB,
+    SCHEDULED_RUN_LOG_BYTES,
+    SCHEDULED_RUN_SECONDS,
+    SQS_PER_MILLION_REQUESTS,
     WAF_RULE_MONTH,
     WAF_WEB_ACL_MONTH,
     cost_table,
@@ -76,3 +82,37 @@ def test_alarms_are_priced_per_metric_they_read_and_waf_per_rule() -> None:
 
 def test_typical_token_cost_is_the_catalog_price_of_the_typical_request() -> None:
     assert typical_token_cost() == Decimal("0.00115")
+
+
+def test_a_scheduled_replay_is_priced_per_run_with_its_sqs_receive() -> None:
+    template = {
+        "Resources": {
+            "Replay": {
+                "Type": "AWS::Lambda::Function",
+                "Properties": {
+                    "Handler": "relay.spool.replay_handler",
+                    "MemorySize": 512,
+                    "Architectures": ["arm64"],
+                    "Environment": {"Variables": {"RELAY_USAGE_SPOOL": {"Ref": "Queue"}}},
+                },
+            },
+            "Schedule": {
+                "Type": "AWS::Events::Rule",
+                "Properties": {
+                    "ScheduleExpression": "rate(2 hours)",
+                    "Targets": [{"Arn": {"Fn::GetAtt": ["Replay", "Arn"]}, "Id": "Target0"}],
+                },
+            },
+        }
+    }
+    (only,) = estimate({"stack": template}).values()
+    runs = 30 * 12  # every two hours for 30 days
+    run = (
+        LAMBDA_PER_MILLION_REQUESTS / 1_000_000
+        + Decimal("0.5") * SCHEDULED_RUN_SECONDS * LAMBDA_GB_SECOND["arm64"]
+        + LOGS_INGESTED_PER_GB * SCHEDULED_RUN_LOG_BYTES / 1024**3
+        + SQS_PER_MILLION_REQUESTS / 1_000_000
+    )
+    (item,) = only.idle
+    assert item.usd == runs * run
+    assert "every 120 min (360 runs" in item.what

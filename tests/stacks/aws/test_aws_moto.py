@@ -54,6 +54,10 @@ NOT_CREATED_BY_MOTO = frozenset(
         "AWS::Bedrock::Guardrail",
         "AWS::Bedrock::GuardrailVersion",
         "AWS::Bedrock::ApplicationInferenceProfile",
+        # The spool queues' TLS-only policies and the replay's no-retry invoke config
+        # (test_aws_usage_spool.py checks both).
+        "AWS::SQS::QueuePolicy",
+        "AWS::Lambda::EventInvokeConfig",
     }
 )
 

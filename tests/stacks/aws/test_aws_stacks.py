@@ -185,8 +185,14 @@ def test_relay_role_has_nothing_but_bedrock_guardrail_tables_logs_and_tracing(
 ) -> None:
     statements = _role_statements(synthesis.templates[RELAY_HONG_KONG], "RelayHandlerRole")
     actions = {a for s in statements for a in _actions(s)}
-    allowed_prefixes = ("bedrock:", "dynamodb:", "logs:", "xray:")
+    allowed_prefixes = ("bedrock:", "dynamodb:", "logs:", "xray:", "sqs:")
     assert all(a.startswith(allowed_prefixes) for a in actions), actions
+    # Of SQS, only sending to its usage spool (test_aws_usage_spool.py checks the queue).
+    assert {a for a in actions if a.startswith("sqs:")} == {
+        "sqs:SendMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",
+    }
     star = [s for s in statements if s["Resource"] == "*"]
     assert [sorted(_actions(s)) for s in star] == [
         ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]

@@ -23,10 +23,12 @@ CFN_LINT_SKIPPED = {
 # checkov checks skipped, each with its reason.
 CHECKOV_SKIPPED = {
     # The relay's is asserted in test_aws_stacks.py.
-    "CKV_AWS_115": "Only the relay has reserved concurrency; the authorizer, the custom "
-    "resources and CDK's export reader/writer run for moments, and reserving for them would "
-    "take concurrency from every other function in the account",
-    "CKV_AWS_116": "Functions are invoked synchronously (API Gateway, CloudFormation): no DLQ",
+    "CKV_AWS_115": "Only the relay has reserved concurrency; the authorizer, the usage replay, "
+    "the custom resources and CDK's export reader/writer run for moments, and reserving for "
+    "them would take concurrency from every other function in the account",
+    "CKV_AWS_116": "Functions are invoked synchronously (API Gateway, CloudFormation) or, the "
+    "usage replay, by a schedule whose failed run leaves the records on their queue (with its "
+    "own dead-letter queue) for the next: no DLQ",
     "CKV_AWS_117": "Functions call public AWS endpoints only; a VPC adds NAT cost, no isolation",
     "CKV_AWS_119": "Tables use DynamoDB's AWS-owned encryption; a CMK adds cost, no control",
     "CKV_AWS_120": "Responses stream per request; API Gateway caching does not apply",

@@ -482,7 +482,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds (default 2)")
     parser.add_argument("--seconds", type=float, default=4.0, help="cap per measurement")
     parser.add_argument("--max-requests", type=int, default=3000, help="cap per measurement")
-    parser.add_argument("--cold-runs", type=int, default=3, help="fresh starts per server")
+    parser.add_argument(
+        "--cold-runs", type=int, default=3, help="fresh starts per server (0: no cold start)"
+    )
     parser.add_argument("--only", default=",".join(SYSTEMS), help="systems, e.g. raw,relay")
     parser.add_argument("--litellm-version", default=LITELLM_VERSION)
     args = parser.parse_args()
@@ -518,7 +520,7 @@ def main() -> None:
             for server in running.values():
                 server.stop()
         report(cells, systems, rss)
-        if running:
+        if running and args.cold_runs > 0:
             print("\ncold start, fresh process to first answered /v1/messages (median):")
             for name, server in running.items():
                 seconds = cold_start(server, free_port(), args.cold_runs)

@@ -8,13 +8,24 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import EndpointConnectionError
+from moto import mock_aws
 
 from relay.dynamo import DynamoStore
 from relay.errors import ApiError
-from relay.spool import FileSpool, QueueSpool, SpooledLedger, dumps, loads, open_spool, replay
+from relay.spool import (
+    FileSpool,
+    QueueSpool,
+    SpooledLedger,
+    dumps,
+    loads,
+    open_spool,
+    replay,
+    replay_handler,
+)
 from relay.usage import UsageRecord
 from relaykit.local_aws import LocalAws
 from relaykit.table import create_table
@@ -50,7 +61,7 @@ def unreachable(store: DynamoStore, aws: LocalAws) -> DynamoStore:
     return DynamoStore(client, store._table, clock=lambda: AT.timestamp())
 
 
-def record(key_id: str, request_id: str, cost: str) -> UsageRecord:
+def record(key_id: str, request_id: str, cost: str, at: datetime = AT) -> UsageRecord:
     return UsageRecord(
         request_id=request_id,
         key_id=key_id,
@@ -63,7 +74,7 @@ def record(key_id: str, request_id: str, cost: str) -> UsageRecord:
         cost_usd=Decimal(cost),
         ttft_ms=12.5,
         stream=True,
-        at=AT,
+        at=at,
     )
 
 
@@ -195,3 +206,37 @@ def test_without_a_spool_the_failed_settlement_logs_a_replayable_entry(
     assert settled.at.date() > AT.date()
     assert store.spent(key.key_id, DAY) == settled.cost_usd
     assert store.spent(key.key_id, f"day#{settled.at:%Y-%m-%d}") == 0
+
+
+def test_replay_handler_settles_a_record_from_the_queue_into_the_table(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The handler the schedule invokes, with the environment the stack gives it, against moto's
+    SQS and DynamoDB: a record spooled while the table was down reaches the table, once."""
+    with mock_aws():
+        session = boto3.session.Session(region_name="us-east-1")
+        dynamodb = session.client("dynamodb")
+        create_table(dynamodb, "relay-keys")
+        store = DynamoStore(dynamodb, "relay-keys")
+        _, key = store.create_key("team-a")
+        admission = store.admit(key, Decimal("0.02"))
+        queue_url = session.client("sqs").create_queue(QueueName="usage-spool")["QueueUrl"]
+        spooled = record(key.key_id, "req_spooled", "0.01", at=datetime.now(UTC))
+        session.client("sqs").send_message(
+            QueueUrl=queue_url, MessageBody=dumps(admission, spooled)
+        )
+        monkeypatch.setenv("AWS_REGION", "us-east-1")
+        monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        monkeypatch.setenv("RELAY_TABLE_NAME", "relay-keys")
+        monkeypatch.setenv("RELAY_USAGE_SPOOL", queue_url)
+
+        assert replay_handler({}, None) == {"settled": 1, "left": 0}
+        assert replay_handler({}, None) == {"settled": 0, "left": 0}
+
+        (settled,) = store.usage(key.key_id)
+        assert settled.request_id == spooled.request_id
+        assert settled.cost_usd == spooled.cost_usd
+        queue = session.client("sqs").get_queue_attributes(
+            QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+        )
+        assert queue["Attributes"]["ApproximateNumberOfMessages"] == "0"

@@ -8,24 +8,15 @@ itself is tested in tests/lambdas/relay/test_relay_spool.py).
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
-import boto3
 import pytest
 from aws_stack_helpers import RELAY_HONG_KONG, RELAY_PRIMARY, resources
-from moto import mock_aws
 
-from relay.dynamo import DynamoStore
-from relay.spool import dumps, replay_handler
-from relay.usage import UsageRecord
-from relaykit.table import create_table
 from stacks.aws.constructs.usage_spool import REPLAY_ATTEMPTS
 
 FOURTEEN_DAYS = 14 * 24 * 3600
 STACKS = (RELAY_PRIMARY, RELAY_HONG_KONG)
-REGION = "us-east-1"
 
 
 def _one(template: dict[str, Any], resource_type: str, id_prefix: str) -> tuple[str, Any]:
@@ -230,54 +221,3 @@ def test_stack_outputs_the_spool_for_a_replay_by_hand(synthesis: Any) -> None:
     template = synthesis.templates[RELAY_PRIMARY]
     queue_id, _ = _one(template, "AWS::SQS::Queue", "RelayUsageSpoolQueue")
     assert template["Outputs"]["UsageSpoolUrl"]["Value"] == {"Ref": queue_id}
-
-
-def test_replay_handler_settles_a_record_from_the_queue_into_the_table(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The handler the schedule invokes, with the environment the stack gives it, against moto's
-    SQS and DynamoDB: a record spooled while the table was down reaches the table, once."""
-    with mock_aws():
-        session = boto3.session.Session(region_name=REGION)
-        dynamodb = session.client("dynamodb")
-        create_table(dynamodb, "relay-keys")
-        store = DynamoStore(dynamodb, "relay-keys")
-        _, key = store.create_key("team-a")
-        admission = store.admit(key, Decimal("0.02"))
-        queue_url = session.client("sqs").create_queue(QueueName="usage-spool")["QueueUrl"]
-        spooled = _record(key.key_id)
-        session.client("sqs").send_message(
-            QueueUrl=queue_url, MessageBody=dumps(admission, spooled)
-        )
-        monkeypatch.setenv("AWS_REGION", REGION)
-        monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-        monkeypatch.setenv("RELAY_TABLE_NAME", "relay-keys")
-        monkeypatch.setenv("RELAY_USAGE_SPOOL", queue_url)
-
-        assert replay_handler({}, None) == {"settled": 1, "left": 0}
-        assert replay_handler({}, None) == {"settled": 0, "left": 0}
-
-        (settled,) = store.usage(key.key_id)
-        assert settled.request_id == spooled.request_id
-        assert settled.cost_usd == spooled.cost_usd
-        queue = session.client("sqs").get_queue_attributes(
-            QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"]
-        )
-        assert queue["Attributes"]["ApproximateNumberOfMessages"] == "0"
-
-
-def _record(key_id: str) -> UsageRecord:
-    return UsageRecord(
-        request_id="req_spooled",
-        key_id=key_id,
-        model="claude-haiku-4-5-20251001",
-        backend="bedrock/us-east-1",
-        model_id="global.x",
-        status="ok",
-        input_tokens=12,
-        output_tokens=30,
-        cost_usd=Decimal("0.01"),
-        ttft_ms=12.5,
-        stream=False,
-        at=datetime.now(UTC),
-    )

@@ -117,16 +117,19 @@ class Routes:
                 )
         return routes
 
-    def chain(self, name: str) -> tuple[tuple[Route, ...], str | None]:
+    def chain(
+        self, name: str, may_use: Callable[[Model], bool] = lambda _: True
+    ) -> tuple[tuple[Route, ...], str | None]:
         """The routes for a model name a client sent, and a warning if the name was a courtesy:
-        a served name, else the operator's alias, else the family rule, else a 400 saying
+        a served name, else the operator's alias, else the family rule (the newest served model
+        of the family that the caller `may_use`), else a 400 saying
         what is served and how to ask for it."""
         served = self._served(name)
         if served is not None:
             return served
         target = aliased(self.aliases, name)
         family = family_of(name) if self.families else None
-        chain = self.served_chain(target) if target is not None else self._newest(family)
+        chain = self.served_chain(target) if target is not None else self._newest(family, may_use)
         if chain is not None:
             asked = f"'{name}' is not served by this relay"
             return chain, f"{asked}; served as '{chain[0].model.anthropic_id}'"
@@ -155,8 +158,13 @@ class Routes:
         chain = self.chains.get(resolved.model.anthropic_id)
         return (chain, resolved.warning) if chain is not None else None
 
-    def _newest(self, family: str | None) -> tuple[Route, ...] | None:
+    def _newest(
+        self, family: str | None, may_use: Callable[[Model], bool]
+    ) -> tuple[Route, ...] | None:
         chains = [c for c in self.chains.values() if family and c[0].model.family == family]
+        # The caller's own models first; with none of the family, the newest served one, so the
+        # key's 403 names the models it may use instead of an "unknown model" 400.
+        chains = [c for c in chains if may_use(c[0].model)] or chains
         return max(chains, key=lambda c: c[0].model.released or date.min, default=None)
 
     def served(self) -> str:
@@ -209,12 +217,16 @@ class ReplyShape:
 
 
 def plan_message(
-    body: object, beta_headers: Iterable[str], settings: Settings, routes: Routes
+    body: object,
+    beta_headers: Iterable[str],
+    settings: Settings,
+    routes: Routes,
+    may_use: Callable[[Model], bool] = lambda _: True,
 ) -> Plan:
     """Validate a Messages request and turn it into a chain of calls, or raise ApiError.
-    The model is resolved first: an unserved model gets the model error, whatever else is
-    wrong with the request."""
-    chain, warning = routes.chain(_model_name(body))
+    The model is resolved first (`may_use`: the models the caller may use, for the family rule):
+    an unserved model gets the model error, whatever else is wrong with the request."""
+    chain, warning = routes.chain(_model_name(body), may_use)
     request = parse(MessagesRequest, body)
     model = chain[0].model
     if request.max_tokens > model.max_output_tokens:
@@ -235,10 +247,14 @@ def plan_message(
 
 
 def plan_count(
-    body: object, beta_headers: Iterable[str], settings: Settings, routes: Routes
+    body: object,
+    beta_headers: Iterable[str],
+    settings: Settings,
+    routes: Routes,
+    may_use: Callable[[Model], bool] = lambda _: True,
 ) -> Plan:
     """Validate a count_tokens request and turn it into CountTokens calls, or raise ApiError."""
-    chain, warning = routes.chain(_model_name(body))
+    chain, warning = routes.chain(_model_name(body), may_use)
     parse(CountTokensRequest, body)
     model = chain[0].model
     # Counting the same model elsewhere gives the same count; another model would not.

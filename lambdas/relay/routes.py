@@ -8,6 +8,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from typing import Any, TypeVar
 
 import anyio
@@ -99,7 +100,8 @@ class Handlers:
         key = await self.authenticate(request)
         body = await self.read_json(request)
         self._authorize_named(key, body)
-        plan = plan_count(body, _betas(request), self.settings, self.routes)
+        may_use = partial(permits, key)
+        plan = plan_count(body, _betas(request), self.settings, self.routes, may_use)
         authorize(key, plan.model)
         _note(request, plan)
         outcome = await self._run(
@@ -123,7 +125,9 @@ class Handlers:
         is an Anthropic Messages request."""
         key = await self.authenticate(request)
         self._authorize_named(key, body)
-        plan = plan_message(body, _betas(request), self.settings, self.routes)
+        plan = plan_message(
+            body, _betas(request), self.settings, self.routes, partial(permits, key)
+        )
         authorize(key, plan.model)
         _note(request, plan)
         cache_key = self._cache_key(request, key, plan)
@@ -175,7 +179,7 @@ class Handlers:
         if not isinstance(name, str):
             return
         try:
-            chain, _ = self.routes.chain(name)
+            chain, _ = self.routes.chain(name, partial(permits, key))
         except ApiError:
             return  # an unknown model: planning says so
         authorize(key, chain[0].model)

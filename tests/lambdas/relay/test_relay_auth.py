@@ -12,7 +12,7 @@ from relay_wire import HEADERS, KEY, user
 from starlette.datastructures import Headers
 
 from relay.auth import authenticate
-from relay.catalog import DEFAULT_MODEL, MODELS
+from relay.catalog import DEFAULT_MODEL, MODELS, SONNET_4_5
 from relay.keys import StaticKeys, key_id_of
 from relay.settings import AuthMode, Settings, key_digest
 
@@ -108,3 +108,20 @@ def test_count_tokens_for_a_model_the_key_may_not_use_is_403_before_any_400(
         403,
         "permission_error",
     )
+
+
+def test_a_family_name_is_served_by_the_newest_model_the_key_may_use(behind_api_gateway) -> None:
+    # Sonnet 4.6 is the family's newest; this key may use only Sonnet 4.5.
+    secret, _ = behind_api_gateway.store.create_key(
+        "team-a", models=frozenset({SONNET_4_5.anthropic_id})
+    )
+    headers = {**HEADERS, "x-api-key": secret}
+    response = post(behind_api_gateway.url, headers, {**BODY, "model": "sonnet"})
+    assert response.status_code == 200, response.text
+    assert response.json()["model"] == SONNET_4_5.anthropic_id
+    assert SONNET_4_5.anthropic_id in response.headers["warning"]
+    counted = post(
+        behind_api_gateway.url, headers, {**BODY, "model": "sonnet"}, "/v1/messages/count_tokens"
+    )
+    # Resolved to Sonnet 4.5 too (whose count_tokens Bedrock lacks), not refused with 403.
+    assert SONNET_4_5.anthropic_id in refused(counted, 400, "invalid_request_error")

@@ -94,6 +94,14 @@ def test_the_family_rule_serves_the_newest_served_model_of_the_family() -> None:
     assert served_as(table, "haiku")[0] == HAIKU_4_5.alias
 
 
+def test_the_family_rule_picks_only_among_the_models_the_caller_may_use() -> None:
+    chain, _ = routes().chain("sonnet", lambda model: model.alias == "claude-sonnet-4-5")
+    assert chain[0].model.alias == "claude-sonnet-4-5"
+    # A key that may use none of the family gets the newest served one (and then its 403).
+    chain, _ = routes().chain("sonnet", lambda model: False)
+    assert chain[0].model.alias == SONNET_4_6.alias
+
+
 def test_the_family_rule_picks_only_among_the_models_served() -> None:
     table = routes(models=(by_alias("claude-sonnet-4-5"), HAIKU_4_5))
     assert served_as(table, "sonnet")[0] == "claude-sonnet-4-5"

@@ -154,7 +154,15 @@ def load_credentials(info: Mapping[str, Any] | None, request: Any = None) -> Cre
     project is configured here, so each type is built directly. `request` (a google-auth
     transport) serves Application Default Credentials' discovery when `info` is None.
     """
-    from google.auth.exceptions import GoogleAuthError
+    try:
+        from google.auth.exceptions import GoogleAuthError
+    except ImportError:
+        # The Lambda package leaves google-auth out unless it is bundled for Vertex AI.
+        raise ConfigError(
+            "Vertex AI is configured (RELAY_VERTEX_PROJECT) but google-auth is not installed: "
+            "on AWS Lambda bundle the relay for Vertex AI (stacks/aws/bundling.py, "
+            "relay_code(architecture, vertex=True)); elsewhere pip install google-auth"
+        ) from None
 
     if info is None:
         import google.auth

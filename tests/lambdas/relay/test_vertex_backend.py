@@ -6,6 +6,7 @@ import asyncio
 import datetime
 import json
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -329,6 +330,13 @@ def test_missing_default_credentials_names_the_variable(monkeypatch):
 
     with pytest.raises(ConfigError, match="RELAY_VERTEX_CREDENTIALS"):
         load_credentials(None)
+
+
+def test_vertex_without_google_auth_installed_says_how_to_bundle_it(monkeypatch) -> None:
+    # As in the Lambda package bundled without Vertex AI's libraries.
+    monkeypatch.setitem(sys.modules, "google.auth.exceptions", None)
+    with pytest.raises(ConfigError, match=r"google-auth is not installed.*vertex=True"):
+        load_credentials(aws_credential_config(POOL_PROVIDER, INVOKER))
 
 
 # --- invoke, stream and count against the simulator -------------------------------------------

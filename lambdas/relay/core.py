@@ -9,14 +9,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Any
 
 from relay import structured
 from relay.aliases import aliased, family_of
+from relay.auth import authorize, permits
 from relay.backends.base import Backend, Call, Event
 from relay.catalog import CATALOG, Catalog, Model, Routing, UnknownModelError
 from relay.conversation import fold_system_messages, has_system_messages
 from relay.errors import invalid_request, not_found
+from relay.keys import ApiKey
 from relay.policy import prepare
 from relay.schema import CountTokensRequest, MessagesRequest, parse
 from relay.settings import ConfigError, FallbackStep, Settings
@@ -221,12 +224,12 @@ def plan_message(
     beta_headers: Iterable[str],
     settings: Settings,
     routes: Routes,
-    may_use: Callable[[Model], bool] = lambda _: True,
+    key: ApiKey | None = None,
 ) -> Plan:
     """Validate a Messages request and turn it into a chain of calls, or raise ApiError.
-    The model is resolved first (`may_use`: the models the caller may use, for the family rule):
-    an unserved model gets the model error, whatever else is wrong with the request."""
-    chain, warning = routes.chain(_model_name(body), may_use)
+    The model is resolved (for the caller's `key`) first: an unserved model gets the model error,
+    and one the key may not use the permission error, whatever else is wrong with the request."""
+    chain, warning = _resolve(body, routes, key)
     request = parse(MessagesRequest, body)
     model = chain[0].model
     if request.max_tokens > model.max_output_tokens:
@@ -251,10 +254,10 @@ def plan_count(
     beta_headers: Iterable[str],
     settings: Settings,
     routes: Routes,
-    may_use: Callable[[Model], bool] = lambda _: True,
+    key: ApiKey | None = None,
 ) -> Plan:
     """Validate a count_tokens request and turn it into CountTokens calls, or raise ApiError."""
-    chain, warning = routes.chain(_model_name(body), may_use)
+    chain, warning = _resolve(body, routes, key)
     parse(CountTokensRequest, body)
     model = chain[0].model
     # Counting the same model elsewhere gives the same count; another model would not.
@@ -269,6 +272,19 @@ def plan_count(
     # CountTokens takes an InvokeModel body, which needs max_tokens; it does not change the count.
     body = {**body, "max_tokens": model.max_output_tokens}
     return _plan(counting, warning, body, beta_headers, settings, stream=False)
+
+
+def _resolve(
+    body: object, routes: Routes, key: ApiKey | None
+) -> tuple[tuple[Route, ...], str | None]:
+    """The chain for the body's model, as the caller's key may use it. A key that may not use
+    the model hears so before anything about the rest of the body (which would tell it what the
+    relay accepts for a model it cannot use)."""
+    if key is None:
+        return routes.chain(_model_name(body))
+    chain, warning = routes.chain(_model_name(body), partial(permits, key))
+    authorize(key, chain[0].model)
+    return chain, warning
 
 
 def _model_name(body: object) -> str:

@@ -8,7 +8,6 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import partial
 from typing import Any, TypeVar
 
 import anyio
@@ -99,9 +98,7 @@ class Handlers:
     async def count_tokens(self, request: Request) -> Response:
         key = await self.authenticate(request)
         body = await self.read_json(request)
-        self._authorize_named(key, body)
-        may_use = partial(permits, key)
-        plan = plan_count(body, _betas(request), self.settings, self.routes, may_use)
+        plan = plan_count(body, _betas(request), self.settings, self.routes, key)
         authorize(key, plan.model)
         _note(request, plan)
         outcome = await self._run(
@@ -124,10 +121,7 @@ class Handlers:
         metered and logged. The seam every API shape (Anthropic's, OpenAI's) goes through; `body`
         is an Anthropic Messages request."""
         key = await self.authenticate(request)
-        self._authorize_named(key, body)
-        plan = plan_message(
-            body, _betas(request), self.settings, self.routes, partial(permits, key)
-        )
+        plan = plan_message(body, _betas(request), self.settings, self.routes, key)
         authorize(key, plan.model)
         _note(request, plan)
         cache_key = self._cache_key(request, key, plan)
@@ -171,18 +165,6 @@ class Handlers:
             await run_in_threadpool(self.services.cache.remember, cache_key, reply, ttl)
             headers["x-cache"] = "miss"
         return Exchange(plan, headers, message=reply)
-
-    def _authorize_named(self, key: ApiKey, body: object) -> None:
-        """A key that may not use the model it names hears so before anything about the rest of
-        the body (which would tell it what the relay accepts for a model it cannot use)."""
-        name = body.get("model") if isinstance(body, dict) else None
-        if not isinstance(name, str):
-            return
-        try:
-            chain, _ = self.routes.chain(name, partial(permits, key))
-        except ApiError:
-            return  # an unknown model: planning says so
-        authorize(key, chain[0].model)
 
     async def _run(self, plan: Plan, call: Callable[[Route], Awaitable[T]]) -> Outcome[T, Route]:
         """`call` along the plan's routes with retries and failover."""

@@ -56,6 +56,12 @@ _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
+_RELAY_NAME = re.compile(r"^[a-z][a-z0-9]{0,19}$")
+# Bedrock regions a relay in a region without Bedrock calls when none is configured, nearest
+# first: for Hong Kong, Taipei, Singapore, Tokyo.
+_DEFAULT_CANDIDATES: dict[str, tuple[str, ...]] = {
+    HONG_KONG: ("ap-east-2", "ap-southeast-1", "ap-northeast-1")
+}
 _CIDR = re.compile(r"^(\d{1,3}\.){3}\d{1,3}/\d{1,2}$|^[0-9a-fA-F:]+/\d{1,3}$")
 
 
@@ -105,8 +111,7 @@ class HongKongRelay(_Section):
     enabled: bool = False
     # None: the first of `bedrock_region_candidates` that serves every configured model.
     bedrock_region: str | None = None
-    # Nearest first (Taipei, Singapore, Tokyo).
-    bedrock_region_candidates: tuple[str, ...] = ("ap-east-2", "ap-southeast-1", "ap-northeast-1")
+    bedrock_region_candidates: tuple[str, ...] = _DEFAULT_CANDIDATES[HONG_KONG]
 
     @field_validator("bedrock_region")
     @classmethod
@@ -119,6 +124,60 @@ class HongKongRelay(_Section):
         if not value:
             raise ValueError('list at least one region, e.g. ["ap-northeast-1"]')
         return tuple(_check_region(v) for v in value)
+
+
+class RelayEntry(_Section):
+    """One regional relay of `relaykit.relays`: API Gateway and Lambda in `region`, calling
+    Bedrock in `bedrock_region`, or in the first of `bedrock_region_candidates` that serves every
+    configured model.
+
+    `name` (lowercase letters and digits) names the relay's resources and its stack,
+    `<prefix>-Relay-<Name>`; the names `primary` and `hongkong` keep the stack ids of the earlier
+    `primary` and `hongKong` blocks, so a deployment moves to the list without replacing them.
+    """
+
+    name: str
+    region: str
+    # None (and no candidates): the relay's own region.
+    bedrock_region: str | None = None
+    # None: the region's defaults (Taipei, Singapore, Tokyo for ap-east-1), else none.
+    bedrock_region_candidates: tuple[str, ...] | None = None
+    # None: `relaykit.routing`.
+    routing: Routing | None = None
+
+    _region = field_validator("region")(_check_region)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _RELAY_NAME.match(value):
+            raise ValueError(
+                f"'{value}': lowercase letters and digits, starting with a letter, at most 20"
+            )
+        return value
+
+    @field_validator("bedrock_region")
+    @classmethod
+    def _bedrock(cls, value: str | None) -> str | None:
+        return None if value is None else _check_region(value)
+
+    @field_validator("bedrock_region_candidates")
+    @classmethod
+    def _candidates(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        return None if value is None else tuple(_check_region(v) for v in value)
+
+    @model_validator(mode="after")
+    def _one_choice(self) -> RelayEntry:
+        if self.bedrock_region is not None and self.bedrock_region_candidates:
+            raise ValueError("give bedrockRegion or bedrockRegionCandidates, not both")
+        return self
+
+    @property
+    def candidates(self) -> tuple[str, ...]:
+        """Bedrock regions to choose from, nearest first; empty: the relay's own region."""
+        if self.bedrock_region_candidates is not None:
+            return self.bedrock_region_candidates
+        return _DEFAULT_CANDIDATES.get(self.region, ())
 
 
 class UseCaseForm(_Section):
@@ -371,6 +430,9 @@ class RelayKitSettings(_Section):
     # served model of the family (RELAY_FAMILY_ALIASES).
     family_aliases: bool = True
     routing: Routing = Routing.GLOBAL
+    # The regional relays, the first one home to the Observability stack. None: the earlier
+    # `primary` and `hongKong` blocks, translated into this list (giving both styles is refused).
+    relays: tuple[RelayEntry, ...] | None = None
     primary: PrimaryRelay = PrimaryRelay()
     hong_kong: HongKongRelay = HongKongRelay()
     model_access: ModelAccess = ModelAccess()
@@ -411,6 +473,56 @@ class RelayKitSettings(_Section):
     def _models(cls, value: Any) -> Any:
         return _as_list(value)
 
+    @field_validator("relays")
+    @classmethod
+    def _relays(cls, value: tuple[RelayEntry, ...] | None) -> tuple[RelayEntry, ...] | None:
+        if value is None:
+            return None
+        if not value:
+            raise ValueError(
+                'list at least one relay, e.g. [{"name": "us", "region": "us-east-1"}]'
+            )
+        for field, what in (("name", "names"), ("region", "regions")):
+            seen = [getattr(e, field) for e in value]
+            repeated = sorted({v for v in seen if seen.count(v) > 1})
+            if repeated:
+                raise ValueError(f"relay {what} must differ: {', '.join(repeated)} is repeated")
+        return value
+
+    @model_validator(mode="after")
+    def _one_style(self) -> RelayKitSettings:
+        legacy = {"primary", "hong_kong"} & self.model_fields_set
+        if self.relays is not None and legacy:
+            blocks = " and ".join(f"{CONTEXT_KEY}.{to_camel(k)}" for k in sorted(legacy))
+            raise ValueError(
+                f"relays replaces {blocks}: describe every relay in {CONTEXT_KEY}.relays and "
+                f"remove {blocks} (docs/aws.md, 'Relays')"
+            )
+        return self
+
+    def relay_entries(self) -> tuple[tuple[str, RelayEntry], ...]:
+        """Each relay with the context key its errors name: `relays`, or the translated blocks."""
+        if self.relays is not None:
+            return tuple((f"{CONTEXT_KEY}.relays[{i}]", e) for i, e in enumerate(self.relays))
+        primary = RelayEntry(
+            name="primary",
+            region=self.primary.region,
+            bedrock_region=self.primary.bedrock_region,
+            bedrock_region_candidates=(),
+        )
+        entries = [(f"{CONTEXT_KEY}.primary", primary)]
+        if self.hong_kong.enabled:
+            hong_kong = RelayEntry(
+                name="hongkong",
+                region=HONG_KONG,
+                bedrock_region=self.hong_kong.bedrock_region,
+                bedrock_region_candidates=None
+                if self.hong_kong.bedrock_region
+                else self.hong_kong.bedrock_region_candidates,
+            )
+            entries.append((f"{CONTEXT_KEY}.hongKong", hong_kong))
+        return tuple(entries)
+
 
 def _as_list(value: Any) -> Any:
     if isinstance(value, str):
@@ -428,10 +540,20 @@ class RelaySite:
     targets: tuple[BedrockTarget, ...]
     # Why this Bedrock region (shown in the stack outputs).
     bedrock_region_reason: str
+    routing: Routing
 
     @property
     def api_name(self) -> str:
         return f"{self.name}-relay"
+
+    @property
+    def stack_label(self) -> str:
+        """The relay's part of its stack id, `<prefix>-Relay-<label>`."""
+        return _LEGACY_STACK_LABELS.get(self.name, self.name.title())
+
+
+# Stack ids of the relays the `primary` and `hongKong` blocks described (deployed stacks keep them).
+_LEGACY_STACK_LABELS = {"primary": "Primary", "hongkong": "HongKong"}
 
 
 @dataclass(frozen=True)
@@ -470,10 +592,8 @@ def load_config(
     models = _resolve_models(settings, catalog)
     _check_aliases(settings, catalog, models)
     account = settings.account or default_account
-    relays = [_primary_site(settings, models)]
-    if settings.hong_kong.enabled:
-        relays.append(_hong_kong_site(settings, models))
-    return RelayKitConfig(settings, account, models, tuple(relays))
+    relays = tuple(_site(settings, key, entry, models) for key, entry in settings.relay_entries())
+    return RelayKitConfig(settings, account, models, relays)
 
 
 def _require_recipients(alarms: Alarms) -> None:
@@ -573,24 +693,6 @@ def _targets(models: tuple[Model, ...], region: str, routing: Routing) -> tuple[
     return tuple(bedrock_target(m, region, routing) for m in models)
 
 
-def _primary_site(settings: RelayKitSettings, models: tuple[Model, ...]) -> RelaySite:
-    primary = settings.primary
-    bedrock_region = primary.bedrock_region or primary.region
-    key = f"{CONTEXT_KEY}.primary." + ("bedrockRegion" if primary.bedrock_region else "region")
-    if bedrock_region in REGIONS_WITHOUT_BEDROCK:
-        raise ConfigError(
-            f"{key}: Amazon Bedrock has no endpoint in {bedrock_region}; set "
-            f"{CONTEXT_KEY}.primary.bedrockRegion to a Bedrock region, or use "
-            f"{CONTEXT_KEY}.hongKong for a relay in Hong Kong (ap-east-1 is an opt-in region)"
-        )
-    try:
-        targets = _targets(models, bedrock_region, settings.routing)
-    except NoRouteError as error:
-        raise ConfigError(f"{key}: {error} (or change {CONTEXT_KEY}.routing)") from None
-    reason = "configured" if primary.bedrock_region else "the relay's own region"
-    return RelaySite("primary", primary.region, bedrock_region, targets, reason)
-
-
 def _require_country_list(settings: RelayKitSettings) -> None:
     waf = settings.waf
     if waf.enabled and waf.allowed_countries:
@@ -606,33 +708,73 @@ def _require_country_list(settings: RelayKitSettings) -> None:
         )
 
 
-def _hong_kong_site(settings: RelayKitSettings, models: tuple[Model, ...]) -> RelaySite:
-    _require_country_list(settings)
-    hk = settings.hong_kong
-    key = f"{CONTEXT_KEY}.hongKong.bedrockRegion"
-    if hk.bedrock_region is not None:
-        if hk.bedrock_region in REGIONS_WITHOUT_BEDROCK:
-            raise ConfigError(
-                f"{key}: Amazon Bedrock has no endpoint in {hk.bedrock_region}; choose one of "
-                f"{', '.join(hk.bedrock_region_candidates)}"
-            )
-        try:
-            targets = _targets(models, hk.bedrock_region, settings.routing)
-        except NoRouteError as error:
-            raise ConfigError(f"{key}: {error}") from None
-        return RelaySite("hongkong", HONG_KONG, hk.bedrock_region, targets, "configured")
+def _site(
+    settings: RelayKitSettings, key: str, entry: RelayEntry, models: tuple[Model, ...]
+) -> RelaySite:
+    site = _bedrock_site(key, entry, models, entry.routing or settings.routing)
+    if site.region == HONG_KONG:
+        _require_country_list(settings)
+    return site
+
+
+def _bedrock_site(
+    key: str, entry: RelayEntry, models: tuple[Model, ...], routing: Routing
+) -> RelaySite:
+    if entry.bedrock_region is not None:
+        return _configured_site(key, entry, entry.bedrock_region, models, routing)
+    candidates = entry.candidates
+    if not candidates:
+        return _own_region_site(key, entry, models, routing)
     refusals = []
-    for candidate in hk.bedrock_region_candidates:
+    for candidate in candidates:
         try:
-            targets = _targets(models, candidate, settings.routing)
+            targets = _targets(models, candidate, routing)
         except NoRouteError as error:
             refusals.append(f"{candidate}: {error}")
             continue
-        reason = f"nearest candidate serving every model with {settings.routing.value} routing"
-        return RelaySite("hongkong", HONG_KONG, candidate, targets, reason)
+        reason = f"nearest candidate serving every model with {routing.value} routing"
+        return RelaySite(entry.name, entry.region, candidate, targets, reason, routing)
     raise ConfigError(
-        f"{key}: no candidate region serves every configured model with "
-        f"{settings.routing.value} routing; set {key} or "
-        f"{CONTEXT_KEY}.hongKong.bedrockRegionCandidates, or change {CONTEXT_KEY}.routing:\n  "
-        + "\n  ".join(refusals)
+        f"{key}.bedrockRegion: no candidate region serves every configured model with "
+        f"{routing.value} routing; set {key}.bedrockRegion or {key}.bedrockRegionCandidates, "
+        f"or change {CONTEXT_KEY}.routing:\n  " + "\n  ".join(refusals)
+    )
+
+
+def _configured_site(
+    key: str, entry: RelayEntry, region: str, models: tuple[Model, ...], routing: Routing
+) -> RelaySite:
+    if region in REGIONS_WITHOUT_BEDROCK:
+        nearest = _DEFAULT_CANDIDATES.get(region, ())
+        choose = f"; choose one of {', '.join(nearest)}" if nearest else ""
+        raise ConfigError(
+            f"{key}.bedrockRegion: Amazon Bedrock has no endpoint in {region}{choose}"
+        )
+    try:
+        targets = _targets(models, region, routing)
+    except NoRouteError as error:
+        raise ConfigError(f"{key}.bedrockRegion: {error}") from None
+    return RelaySite(entry.name, entry.region, region, targets, "configured", routing)
+
+
+def _own_region_site(
+    key: str, entry: RelayEntry, models: tuple[Model, ...], routing: Routing
+) -> RelaySite:
+    if entry.region in REGIONS_WITHOUT_BEDROCK:
+        opt_in = f" ({entry.region} is an opt-in region)" if entry.region in OPT_IN_REGIONS else ""
+        hint = (
+            f", or use {CONTEXT_KEY}.hongKong for a relay in Hong Kong"
+            if key.endswith(".primary")
+            else ""
+        )
+        raise ConfigError(
+            f"{key}.region: Amazon Bedrock has no endpoint in {entry.region}; set "
+            f"{key}.bedrockRegion to a Bedrock region{hint}{opt_in}"
+        )
+    try:
+        targets = _targets(models, entry.region, routing)
+    except NoRouteError as error:
+        raise ConfigError(f"{key}.region: {error} (or change {CONTEXT_KEY}.routing)") from None
+    return RelaySite(
+        entry.name, entry.region, entry.region, targets, "the relay's own region", routing
     )

@@ -78,7 +78,7 @@ class RelayStack(Stack):
         CfnOutput(
             self, "BedrockRegion", value=site.bedrock_region, description=site.bedrock_region_reason
         )
-        CfnOutput(self, "Routing", value=config.settings.routing.value)
+        CfnOutput(self, "Routing", value=site.routing.value)
         CfnOutput(self, "ModelIds", value=",".join(t.model_id for t in site.targets))
         CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn)
         CfnOutput(

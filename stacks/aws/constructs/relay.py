@@ -226,7 +226,7 @@ class Relay(Construct):
             "AWS_LWA_READINESS_CHECK_PROTOCOL": "tcp",
             "PORT": str(PORT),
             "RELAY_BEDROCK_REGION": site.bedrock_region,
-            "RELAY_ROUTING": settings.routing.value,
+            "RELAY_ROUTING": site.routing.value,
             "RELAY_MODELS": ",".join(t.model.alias for t in site.targets),
             "RELAY_AUTH": "api-gateway",
             "RELAY_MAX_BODY_BYTES": str(MAX_BODY_BYTES),

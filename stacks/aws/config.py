@@ -90,6 +90,10 @@ def _check_region(value: str) -> str:
     return value
 
 
+def _check_optional_region(value: str | None) -> str | None:
+    return None if value is None else _check_region(value)
+
+
 class PrimaryRelay(_Section):
     """The main relay: API Gateway and Lambda in `region`, calling Bedrock in `bedrock_region`."""
 
@@ -99,10 +103,7 @@ class PrimaryRelay(_Section):
 
     _region = field_validator("region")(_check_region)
 
-    @field_validator("bedrock_region")
-    @classmethod
-    def _bedrock(cls, value: str | None) -> str | None:
-        return None if value is None else _check_region(value)
+    _bedrock = field_validator("bedrock_region")(_check_optional_region)
 
 
 class HongKongRelay(_Section):
@@ -113,10 +114,7 @@ class HongKongRelay(_Section):
     bedrock_region: str | None = None
     bedrock_region_candidates: tuple[str, ...] = _DEFAULT_CANDIDATES[HONG_KONG]
 
-    @field_validator("bedrock_region")
-    @classmethod
-    def _bedrock(cls, value: str | None) -> str | None:
-        return None if value is None else _check_region(value)
+    _bedrock = field_validator("bedrock_region")(_check_optional_region)
 
     @field_validator("bedrock_region_candidates")
     @classmethod
@@ -156,10 +154,7 @@ class RelayEntry(_Section):
             )
         return value
 
-    @field_validator("bedrock_region")
-    @classmethod
-    def _bedrock(cls, value: str | None) -> str | None:
-        return None if value is None else _check_region(value)
+    _bedrock = field_validator("bedrock_region")(_check_optional_region)
 
     @field_validator("bedrock_region_candidates")
     @classmethod

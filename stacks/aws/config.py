@@ -547,6 +547,16 @@ class RelaySite:
         return _LEGACY_STACK_LABELS.get(self.name, self.name.title())
 
 
+# IAM role names are at most 64 characters.
+_ROLE_NAME_LIMIT = 64
+
+
+def relay_role_name(prefix: str, site: RelaySite) -> str:
+    """The relay's IAM role name: fixed, so Workload Identity Federation on GCP can admit it
+    (`relaykit connect gcp-config`), and unique per account across regions."""
+    return f"{prefix}-{site.name}-relay-{site.region}"
+
+
 # Stack ids of the relays the `primary` and `hongKong` blocks described (deployed stacks keep them).
 _LEGACY_STACK_LABELS = {"primary": "Primary", "hongkong": "HongKong"}
 
@@ -588,6 +598,13 @@ def load_config(
     _check_aliases(settings, catalog, models)
     account = settings.account or default_account
     relays = tuple(_site(settings, key, entry, models) for key, entry in settings.relay_entries())
+    for site in relays:
+        role = relay_role_name(settings.prefix, site)
+        if len(role) > _ROLE_NAME_LIMIT:
+            raise ConfigError(
+                f"{CONTEXT_KEY}.prefix: the role name {role!r} exceeds IAM's {_ROLE_NAME_LIMIT} "
+                f"characters; shorten {CONTEXT_KEY}.prefix or the relay's name"
+            )
     return RelayKitConfig(settings, account, models, relays)
 
 

@@ -78,6 +78,13 @@ class RelayStack(Stack):
         CfnOutput(
             self, "BedrockRegion", value=site.bedrock_region, description=site.bedrock_region_reason
         )
+        CfnOutput(
+            self,
+            "RelayRoleArn",
+            value=self.relay.role.role_arn,
+            description="The relay's role: Workload Identity Federation on GCP admits it "
+            "(relaykit connect gcp-config)",
+        )
         CfnOutput(self, "Routing", value=site.routing.value)
         CfnOutput(self, "ModelIds", value=",".join(t.model_id for t in site.targets))
         CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn)

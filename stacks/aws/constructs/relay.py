@@ -29,7 +29,7 @@ from constructs import Construct
 
 from stacks.aws.bedrock_grants import invoke_statements
 from stacks.aws.bundling import PORT, REPO_ROOT, RUNTIME, relay_code
-from stacks.aws.config import Architecture, RelayKitSettings, RelaySite
+from stacks.aws.config import Architecture, RelayKitSettings, RelaySite, relay_role_name
 from stacks.aws.constructs.function import FunctionProps, LoggedFunction, retention
 from stacks.aws.constructs.gateway_responses import add_gateway_responses
 from stacks.aws.constructs.usage_spool import UsageSpool, UsageSpoolProps
@@ -262,6 +262,7 @@ class Relay(Construct):
             layers=(layer,),
             tracing=True,
             reserved_concurrency=lam.reserved_concurrency,
+            role_name=relay_role_name(settings.prefix, site),
         )
 
     def _stage_options(self, settings: RelayKitSettings) -> apigw.StageOptions:

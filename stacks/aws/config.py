@@ -11,6 +11,7 @@ Errors name the dotted key and say how to fix it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Mapping
@@ -25,6 +26,14 @@ from relay.aliases import AliasError, parse_aliases
 from relay.catalog import DEFAULT_MODEL, Catalog, Model, Routing, UnknownModelError
 from relay.catalog_extra import CatalogExtraError, extend
 from relay.targets import BedrockTarget, NoRouteError, bedrock_target
+from stacks.aws.failover import (
+    FailoverError,
+    VertexAccess,
+    failover_environment,
+    fallback_chains,
+    fallback_targets,
+    vertex_access,
+)
 
 CONTEXT_KEY = "relaykit"
 
@@ -173,6 +182,98 @@ class RelayEntry(_Section):
         if self.bedrock_region_candidates is not None:
             return self.bedrock_region_candidates
         return _DEFAULT_CANDIDATES.get(self.region, ())
+
+
+class DomainRouting(StrEnum):
+    LATENCY = "latency"
+    GEOLOCATION = "geolocation"
+
+
+# Route 53's continent codes (GeoLocation ContinentCode).
+CONTINENTS = frozenset({"AF", "AN", "AS", "EU", "NA", "OC", "SA"})
+_LOCATION = re.compile(
+    r"^(continent:[A-Z]{2}|country:[A-Z]{2}|subdivision:[A-Z]{2}-[A-Z0-9]{1,3})$"
+)
+
+
+class Domain(_Section):
+    """One hostname for every relay: per region an ACM certificate (DNS-validated in the hosted
+    zone), an API Gateway regional custom domain, a Route 53 health check on the relay's /health
+    and a record of `name` in that region.
+
+    `routing`: `latency` sends each caller to the relay with the lowest latency; `geolocation`
+    to the relay whose `locations` match the caller ("continent:AS", "country:HK",
+    "subdivision:US-CA"), and everyone else to `default_relay` (the first relay if unset). A
+    relay whose health check fails drops out of the answers.
+    """
+
+    name: str
+    hosted_zone_id: str
+    hosted_zone_name: str
+    routing: DomainRouting = DomainRouting.LATENCY
+    # Relay name -> the places it serves, for `geolocation`.
+    locations: dict[str, tuple[str, ...]] = {}
+    default_relay: str | None = None
+
+    @field_validator("hosted_zone_id")
+    @classmethod
+    def _zone_id(cls, value: str) -> str:
+        if not re.fullmatch(r"Z[A-Z0-9]{1,31}", value):
+            raise ValueError(f"'{value}' is not a Route 53 hosted zone id such as 'Z0123456789ABC'")
+        return value
+
+    @field_validator("name", "hosted_zone_name")
+    @classmethod
+    def _dns_name(cls, value: str) -> str:
+        value = value.rstrip(".").lower()
+        if not re.fullmatch(r"([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}", value):
+            raise ValueError(f"'{value}' is not a DNS name such as 'claude.example.com'")
+        return value
+
+    @field_validator("locations")
+    @classmethod
+    def _locations(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        listed = [loc for places in value.values() for loc in places]
+        bad = [loc for loc in listed if not _LOCATION.match(loc)]
+        bad += [
+            loc
+            for loc in listed
+            if loc.startswith("continent:") and loc.split(":")[1] not in CONTINENTS
+        ]
+        if bad:
+            raise ValueError(
+                f"not locations: {bad}; write 'continent:AS' (one of "
+                f"{', '.join(sorted(CONTINENTS))}), 'country:HK' or 'subdivision:US-CA'"
+            )
+        repeated = sorted({loc for loc in listed if listed.count(loc) > 1})
+        if repeated:
+            raise ValueError(f"each location goes to one relay: {', '.join(repeated)} repeated")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Domain:
+        if self.name != self.hosted_zone_name and not self.name.endswith(
+            "." + self.hosted_zone_name
+        ):
+            raise ValueError(f"name '{self.name}' is not in the zone '{self.hosted_zone_name}'")
+        if self.routing is DomainRouting.LATENCY and (self.locations or self.default_relay):
+            raise ValueError('locations and defaultRelay need routing "geolocation"')
+        if self.routing is DomainRouting.GEOLOCATION and not self.locations:
+            raise ValueError('geolocation routing needs locations, e.g. {"hk": ["continent:AS"]}')
+        return self
+
+
+class Vertex(_Section):
+    """Claude on Vertex AI for the relays' fallback chains (`fallbacks` steps "vertex").
+
+    `credentials` is the Workload Identity Federation credential configuration the GCP program
+    outputs (`federationCredentialConfig`, an `external_account` JSON object, no secret), or the
+    path of a file holding it or the whole `pulumi stack output --json`.
+    """
+
+    project: str
+    region: str = "global"
+    credentials: dict[str, Any] | str
 
 
 class UseCaseForm(_Section):
@@ -430,6 +531,11 @@ class RelayKitSettings(_Section):
     relays: tuple[RelayEntry, ...] | None = None
     primary: PrimaryRelay = PrimaryRelay()
     hong_kong: HongKongRelay = HongKongRelay()
+    # One hostname across the relays; None: each relay's execute-api URL is its endpoint.
+    domain: Domain | None = None
+    vertex: Vertex | None = None
+    # Per model alias, the routes tried after the primary one (RELAY_FALLBACKS' syntax).
+    fallbacks: dict[str, tuple[str, ...]] = {}
     model_access: ModelAccess = ModelAccess()
     invocation_logging: InvocationLogging = InvocationLogging()
     guardrail: Guardrail = Guardrail()
@@ -536,6 +642,8 @@ class RelaySite:
     # Why this Bedrock region (shown in the stack outputs).
     bedrock_region_reason: str
     routing: Routing
+    # Bedrock routes of `relaykit.fallbacks`' "bedrock:" steps, which the relay may invoke too.
+    fallback_targets: tuple[BedrockTarget, ...] = ()
 
     @property
     def api_name(self) -> str:
@@ -569,6 +677,12 @@ class RelayKitConfig:
     account: str | None
     models: tuple[Model, ...]
     relays: tuple[RelaySite, ...]
+    vertex: VertexAccess | None = None
+
+    @property
+    def failover_environment(self) -> dict[str, str]:
+        """RELAY_VERTEX_* and RELAY_FALLBACKS for the relays, empty without those blocks."""
+        return failover_environment(self.settings.fallbacks, self.vertex)
 
     @property
     def primary(self) -> RelaySite:
@@ -605,7 +719,43 @@ def load_config(
                 f"{CONTEXT_KEY}.prefix: the role name {role!r} exceeds IAM's {_ROLE_NAME_LIMIT} "
                 f"characters; shorten {CONTEXT_KEY}.prefix or the relay's name"
             )
-    return RelayKitConfig(settings, account, models, relays)
+    if settings.domain is not None:
+        _check_domain_relays(settings.domain, relays)
+    try:
+        vertex = _vertex(settings.vertex)
+        key = f"{CONTEXT_KEY}.fallbacks"
+        chains = fallback_chains(settings.fallbacks, catalog, models, vertex, key)
+        relays = tuple(
+            dataclasses.replace(
+                r, fallback_targets=fallback_targets(chains, catalog, r.routing, key)
+            )
+            for r in relays
+        )
+    except FailoverError as error:
+        raise ConfigError(str(error)) from None
+    return RelayKitConfig(settings, account, models, relays, vertex)
+
+
+def _vertex(vertex: Vertex | None) -> VertexAccess | None:
+    if vertex is None:
+        return None
+    return vertex_access(vertex.project, vertex.region, vertex.credentials, f"{CONTEXT_KEY}.vertex")
+
+
+def _check_domain_relays(domain: Domain, relays: tuple[RelaySite, ...]) -> None:
+    names = [r.name for r in relays]
+    key = f"{CONTEXT_KEY}.domain"
+    unknown = sorted(set(domain.locations) - set(names))
+    if unknown:
+        raise ConfigError(
+            f"{key}.locations: {', '.join(unknown)} is not a relay; use the names of "
+            f"{CONTEXT_KEY}.relays ({', '.join(names)})"
+        )
+    if domain.default_relay is not None and domain.default_relay not in names:
+        raise ConfigError(
+            f"{key}.defaultRelay: {domain.default_relay} is not a relay; use one of "
+            f"{', '.join(names)}"
+        )
 
 
 def _require_recipients(alarms: Alarms) -> None:

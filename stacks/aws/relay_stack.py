@@ -9,6 +9,11 @@ from constructs import Construct
 
 from stacks.aws.config import HONG_KONG, OPT_IN_REGIONS, RelayKitConfig, RelaySite
 from stacks.aws.constructs.alarms import RelayAlarms, RelayAlarmsProps
+from stacks.aws.constructs.global_endpoint import (
+    GlobalEndpoint,
+    GlobalEndpointProps,
+    api_gateway_target,
+)
 from stacks.aws.constructs.relay import GuardrailRef, Relay, RelayProps
 
 
@@ -43,7 +48,13 @@ class RelayStack(Stack):
         self.relay = Relay(
             self,
             "Relay",
-            RelayProps(site=site, settings=config.settings, account=account, guardrail=guardrail),
+            RelayProps(
+                site=site,
+                settings=config.settings,
+                account=account,
+                guardrail=guardrail,
+                failover_environment=config.failover_environment,
+            ),
         )
         self.alarms = RelayAlarms(
             self,
@@ -69,6 +80,7 @@ class RelayStack(Stack):
             ],
         )
         CfnOutput(self, "EndpointUrl", value=self.relay.api.url, description="Relay endpoint")
+        self.global_endpoint = self._global_endpoint(config, site)
         CfnOutput(
             self,
             "AnthropicBaseUrlExport",
@@ -106,3 +118,29 @@ class RelayStack(Stack):
             value=self.relay.usage_plan.usage_plan_id,
             description="relaykit keys create --usage-plan <this> admits a key at the gateway",
         )
+
+    def _global_endpoint(self, config: RelayKitConfig, site: RelaySite) -> GlobalEndpoint | None:
+        """This region's share of `relaykit.domain`, if configured."""
+        domain = config.settings.domain
+        if domain is None:
+            return None
+        default = domain.default_relay or config.primary.name
+        endpoint = GlobalEndpoint(
+            self,
+            "GlobalEndpoint",
+            GlobalEndpointProps(
+                domain=domain,
+                relay_name=site.name,
+                region=site.region,
+                target=api_gateway_target(domain.name, self.relay.api, config.settings.stage_name),
+                is_default=site.name == default,
+            ),
+        )
+        CfnOutput(
+            self,
+            "GlobalEndpointUrl",
+            value=f"https://{domain.name}",
+            description=f"The hostname every relay serves ({domain.routing.value} routing)",
+        )
+        CfnOutput(self, "HealthCheckId", value=endpoint.health_check.health_check_id)
+        return endpoint

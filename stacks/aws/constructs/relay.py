@@ -16,10 +16,11 @@ budgets. The stack creates no API key: each relay key reaches the usage plan thr
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Token
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
@@ -29,11 +30,18 @@ from constructs import Construct
 
 from stacks.aws.bedrock_grants import invoke_statements
 from stacks.aws.bundling import PORT, REPO_ROOT, RUNTIME, relay_code
-from stacks.aws.config import Architecture, RelayKitSettings, RelaySite, relay_role_name
+from stacks.aws.config import (
+    Architecture,
+    ConfigError,
+    RelayKitSettings,
+    RelaySite,
+    relay_role_name,
+)
 from stacks.aws.constructs.function import FunctionProps, LoggedFunction, retention
 from stacks.aws.constructs.gateway_responses import add_gateway_responses
 from stacks.aws.constructs.usage_spool import UsageSpool, UsageSpoolProps
 from stacks.aws.constructs.web_acl import RelayWebAcl, RelayWebAclProps
+from stacks.aws.failover import environment_overflow
 from stacks.aws.nag import acknowledge
 
 # What the relay does to its tables (relay/dynamo.py at runtime: key lookups, limit counters,
@@ -86,6 +94,8 @@ class RelayProps:
     settings: RelayKitSettings
     account: str
     guardrail: GuardrailRef | None = None
+    # RELAY_VERTEX_* and RELAY_FALLBACKS (RelayKitConfig.failover_environment).
+    failover_environment: Mapping[str, str] = field(default_factory=dict)
 
 
 class Relay(Construct):
@@ -115,7 +125,7 @@ class Relay(Construct):
         self.function = LoggedFunction(self, "Handler", self._function_props(props))
         self.role = self.function.role
         self.usage_spool.queue.grant_send_messages(self.role)
-        for statement in invoke_statements(site.targets, props.account):
+        for statement in invoke_statements(site.targets + site.fallback_targets, props.account):
             self.role.add_to_policy(statement.to_iam())
         if props.guardrail is not None:
             self.role.add_to_policy(
@@ -183,6 +193,7 @@ class Relay(Construct):
                     allowed_cidrs=settings.waf.allowed_cidrs,
                     allowed_countries=settings.waf.allowed_countries,
                     log_retention_days=settings.lambda_.log_retention_days,
+                    open_paths=("/health",) if settings.domain is not None else (),
                 ),
             )
             self.web_acl.associate("Association", self.api.deployment_stage.stage_arn)
@@ -249,8 +260,11 @@ class Relay(Construct):
         if props.guardrail is not None:
             environment["RELAY_GUARDRAIL_ID"] = props.guardrail.guardrail_id
             environment["RELAY_GUARDRAIL_VERSION"] = props.guardrail.version
+        environment |= props.failover_environment
+        if overflow := environment_overflow(environment, Token.is_unresolved):
+            raise ConfigError(overflow)
         return FunctionProps(
-            code=relay_code(lam.architecture),
+            code=relay_code(lam.architecture, vertex="RELAY_VERTEX_PROJECT" in environment),
             handler="run.sh",
             runtime=RUNTIME,
             description=f"Claude relay ({site.name}) calling Bedrock in {site.bedrock_region}",

@@ -41,7 +41,7 @@ from stacks.aws.constructs.function import FunctionProps, LoggedFunction, retent
 from stacks.aws.constructs.gateway_responses import add_gateway_responses
 from stacks.aws.constructs.usage_spool import UsageSpool, UsageSpoolProps
 from stacks.aws.constructs.web_acl import RelayWebAcl, RelayWebAclProps
-from stacks.aws.failover import environment_overflow
+from stacks.aws.failover import environment_overflow, fallback_statements
 from stacks.aws.nag import acknowledge
 
 # What the relay does to its tables (relay/dynamo.py at runtime: key lookups, limit counters,
@@ -125,7 +125,8 @@ class Relay(Construct):
         self.function = LoggedFunction(self, "Handler", self._function_props(props))
         self.role = self.function.role
         self.usage_spool.queue.grant_send_messages(self.role)
-        for statement in invoke_statements(site.targets + site.fallback_targets, props.account):
+        fallbacks = fallback_statements(site.fallback_targets, props.account)
+        for statement in (*invoke_statements(site.targets, props.account), *fallbacks):
             self.role.add_to_policy(statement.to_iam())
         if props.guardrail is not None:
             self.role.add_to_policy(

@@ -306,3 +306,93 @@ def test_the_nearest_listed_candidate_serving_the_models_is_chosen() -> None:
     )
     assert config.primary.bedrock_region == "us-west-2"
     assert "nearest candidate" in config.primary.bedrock_region_reason
+
+
+DOMAIN = {
+    "name": "claude.example.com",
+    "hostedZoneId": "Z0123456789ABC",
+    "hostedZoneName": "example.com",
+}
+FEDERATION = {"type": "external_account", "audience": "//iam.googleapis.com/projects/1/x"}
+
+
+@pytest.mark.parametrize(
+    ("domain", "message"),
+    [
+        ({**DOMAIN, "name": "claude.example.org"}, r"not in the zone 'example\.com'"),
+        (
+            {**DOMAIN, "hostedZoneId": "example.com"},
+            r"hostedZoneId: 'example\.com' is not a Route 53",
+        ),
+        ({**DOMAIN, "routing": "geolocation"}, r"geolocation routing needs locations"),
+        ({**DOMAIN, "locations": {"eu": ["continent:EU"]}}, r'need routing "geolocation"'),
+        (
+            {**DOMAIN, "routing": "geolocation", "locations": {"eu": ["continent:XX"]}},
+            r"not locations: \['continent:XX'\]",
+        ),
+        (
+            {
+                **DOMAIN,
+                "routing": "geolocation",
+                "locations": {"eu": ["country:DE"], "us": ["country:DE"]},
+            },
+            r"each location goes to one relay: country:DE",
+        ),
+        (
+            {**DOMAIN, "routing": "geolocation", "locations": {"mars": ["continent:EU"]}},
+            r"relaykit\.domain\.locations: mars is not a relay",
+        ),
+        (
+            {
+                **DOMAIN,
+                "routing": "geolocation",
+                "locations": {"eu": ["continent:EU"]},
+                "defaultRelay": "mars",
+            },
+            r"relaykit\.domain\.defaultRelay: mars is not a relay",
+        ),
+    ],
+)
+def test_bad_domain_blocks_are_refused_naming_the_key(domain: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        _relays(THREE_RELAYS[:2], domain=json.dumps(domain))
+
+
+def test_vertex_credentials_come_inline_or_from_the_gcp_programs_output_file(
+    tmp_path: Any,
+) -> None:
+    outputs = tmp_path / "gcp-outputs.json"
+    outputs.write_text(json.dumps({"federationCredentialConfig": json.dumps(FEDERATION)}))
+    for credentials in (FEDERATION, str(outputs)):
+        vertex = {"project": "relay-example-123", "region": "us-east5", "credentials": credentials}
+        config = _load(vertex=json.dumps(vertex))
+        env = config.failover_environment
+        assert json.loads(env["RELAY_VERTEX_CREDENTIALS"]) == FEDERATION
+        assert env["RELAY_VERTEX_PROJECT"] == "relay-example-123"
+
+
+def test_a_service_account_key_is_refused_for_the_lambda_environment() -> None:
+    vertex = {"project": "relay-example-123", "credentials": {"type": "service_account"}}
+    with pytest.raises(ConfigError, match=r"relaykit\.vertex\.credentials: .*external_account"):
+        _load(vertex=json.dumps(vertex))
+
+
+def test_fallbacks_are_read_as_the_relay_reads_them_and_checked_against_the_deployment() -> None:
+    alias = DEFAULT_MODEL.alias
+    with pytest.raises(ConfigError, match=r"relaykit\.fallbacks\['.*'\]: a vertex step needs"):
+        _load(fallbacks=json.dumps({alias: ["vertex"]}))
+    with pytest.raises(ConfigError, match=r"relaykit\.fallbacks: RELAY_FALLBACKS.*cannot read"):
+        _load(fallbacks=json.dumps({alias: ["carrier-pigeon"]}))
+    config = _load(fallbacks=json.dumps({alias: ["bedrock:us-west-2"]}))
+    assert json.loads(config.failover_environment["RELAY_FALLBACKS"]) == {
+        alias: ["bedrock:us-west-2"]
+    }
+    assert [t.region for t in config.primary.fallback_targets] == ["us-west-2"]
+
+
+def test_a_prefix_and_name_too_long_for_the_role_name_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"relaykit\.prefix: the role name .* exceeds IAM's 64"):
+        _relays(
+            [{"name": "relayinsoutheastasia", "region": "ap-southeast-1"}],
+            prefix="P" * 31,
+        )

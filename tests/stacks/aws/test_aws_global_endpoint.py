@@ -16,6 +16,7 @@ from lint_tools import cfn_lint_findings, checkov_failures
 from test_aws_template_lint import CFN_LINT_SKIPPED, CHECKOV_SKIPPED
 
 from relay.catalog import DEFAULT_MODEL
+from relaykit.connect import ROLE_OUTPUT
 
 ZONE = {"hostedZoneId": "Z0123456789ABCDEFGHIJ", "hostedZoneName": "example.com"}
 HOSTNAME = "claude.example.com"
@@ -129,7 +130,7 @@ def test_outputs_name_the_endpoint_role_bedrock_region_and_hostname(latency: Syn
     for name, stack in STACKS.items():
         outputs = latency.templates[stack]["Outputs"]
         region = next(r["region"] for r in RELAYS if r["name"] == name)
-        assert {"EndpointUrl", "RelayRoleArn", "BedrockRegion", "GlobalEndpointUrl"} <= set(outputs)
+        assert {"EndpointUrl", ROLE_OUTPUT, "BedrockRegion", "GlobalEndpointUrl"} <= set(outputs)
         assert outputs["GlobalEndpointUrl"]["Value"] == f"https://{HOSTNAME}"
         roles = resources(latency.templates[stack], "AWS::IAM::Role")
         names = [r["Properties"].get("RoleName") for r in roles.values()]

@@ -30,6 +30,7 @@ from relay.core import (
     model_page,
     plan_count,
     plan_message,
+    router_info,
 )
 from relay.errors import ApiError, ErrorType, not_found
 from relay.keys import ApiKey
@@ -84,12 +85,22 @@ class Handlers:
     async def model_infos(self, request: Request) -> list[dict[str, Any]]:
         """The models the caller's key may use, each with the route the relay invokes."""
         key = await self.authenticate(request)
-        return [model_info(r.model, r) for r in self.routes.primaries() if permits(key, r.model)]
+        infos = [model_info(r.model, r) for r in self.routes.primaries() if permits(key, r.model)]
+        return infos + [
+            router_info(name, models)
+            for name in self.routes.routers.names()
+            if (models := [m for m in self.routes.router_models(name) if permits(key, m)])
+        ]
 
     async def model_info(self, request: Request) -> dict[str, Any]:
         """One model the caller's key may use; one it may not is not found, as if not served."""
         key = await self.authenticate(request)
         name = request.path_params["model_id"]
+        if name in self.routes.routers.names():
+            models = [m for m in self.routes.router_models(name) if permits(key, m)]
+            if not models:
+                raise not_found(f"model: {name}")
+            return router_info(name, models)
         route = find_model(name, self.routes)
         if not permits(key, route.model):
             raise not_found(f"model: {name}")
@@ -279,6 +290,8 @@ def _headers(plan: Plan, served: Outcome[Any, Route] | None = None) -> dict[str,
     headers = {}
     if plan.warning is not None:
         headers["warning"] = f'299 - "{plan.warning}"'
+    if plan.route is not None:
+        headers["x-relay-route"] = plan.route.label
     if served is not None:
         headers["x-relay-backend"] = served.route.label
         headers["x-relay-model-id"] = served.route.model_id
@@ -292,6 +305,8 @@ def _note(request: Request, plan: Plan) -> None:
     facts = request.state.facts
     # The model asked for, and the one that serves it (an alias, or a family's newest).
     facts.update(requested_model=plan.requested, model=plan.model.alias, stream=plan.stream)
+    if plan.route is not None:
+        facts["route"] = plan.route.label  # router and rule names only, never the prompt
     if plan.dropped:
         # Names of fields and beta flags only, never their values.
         facts["dropped"] = list(plan.dropped)

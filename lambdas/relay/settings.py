@@ -15,6 +15,7 @@ from typing import TypeVar
 from relay.aliases import AliasError, parse_aliases
 from relay.catalog import CATALOG, Catalog, Model, Routing, UnknownModelError
 from relay.catalog_extra import CatalogExtraError, catalog_from_env
+from relay.routers import RouterError, Routers, parse_routers
 
 _E = TypeVar("_E", bound=StrEnum)
 
@@ -102,6 +103,8 @@ class Settings:
     # Unserved claude-opus-*/claude-sonnet-*/claude-haiku-* ids and Claude Code's opus, sonnet
     # and haiku are served as the newest served model of that family (a warning says so).
     family_aliases: bool = True
+    # Virtual model names whose rules pick a served model (relay.routers).
+    routers: Routers = field(default_factory=lambda: Routers({}))
 
     def __post_init__(self) -> None:
         if self.auth is AuthMode.KEYS and not (self.key_digests or self.table_name):
@@ -133,7 +136,8 @@ class Settings:
         try:
             catalog = catalog_from_env(env)
             aliases = parse_aliases(env.get("RELAY_MODEL_ALIASES", ""), "RELAY_MODEL_ALIASES")
-        except (CatalogExtraError, AliasError) as error:
+            routers = parse_routers(env.get("RELAY_ROUTERS", ""))
+        except (CatalogExtraError, AliasError, RouterError) as error:
             raise ConfigError(str(error)) from None
         return cls(
             bedrock_region=region,
@@ -172,6 +176,7 @@ class Settings:
             catalog=catalog,
             model_aliases=aliases,
             family_aliases=_switch(env, "RELAY_FAMILY_ALIASES", default=True),
+            routers=routers,
         )
 
 

@@ -123,6 +123,12 @@ class Routes:
                     f"RELAY_MODEL_ALIASES[{pattern!r}]: {target!r} is not a model this relay "
                     f"serves; it serves: {routes.served()}"
                 )
+        for model in settings.budget_downgrade:
+            if model.anthropic_id not in chains:
+                raise ConfigError(
+                    f"RELAY_BUDGET_DOWNGRADE: {model.alias} is not a model this relay serves; it "
+                    f"serves: {routes.served()}"
+                )
         return routes.with_routers(settings.routers)
 
     def with_routers(self, routers: Routers) -> Routes:

@@ -8,6 +8,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from typing import Any, TypeVar
 
 import anyio
@@ -32,12 +33,14 @@ from relay.core import (
     plan_message,
     router_info,
 )
+from relay.downgrade import downgrades, reservation
 from relay.errors import ApiError, ErrorType, not_found
+from relay.hedge_loser import settle_loser
 from relay.keys import ApiKey
 from relay.ledger import Admission
 from relay.log import logger
 from relay.meter import Meter
-from relay.pricing import estimate_chain_usd
+from relay.pricing import estimate_input_tokens
 from relay.resilience import Outcome
 from relay.services import Services
 from relay.settings import Settings
@@ -141,14 +144,21 @@ class Handlers:
             if hit is not None:
                 return hit
         # Walking the body for an estimate is only worth it when a budget needs a reservation.
-        chain = ((route.model, route.premium) for route in plan.routes)
-        estimate = estimate_chain_usd(chain, plan.body) if key.budgeted else Decimal(0)
+        estimate = reservation(plan) if key.budgeted else Decimal(0)
+        cheaper = downgrades(plan, body, _betas(request), self.settings, self.routes, key)
         ledger = self.services.ledger
-        admission = await offload.call(ledger, ledger.admit, key, estimate)
+        if cheaper:
+            costs = [reservation(p) for p in cheaper]
+            admission = await offload.call(ledger, ledger.admit, key, estimate, costs)
+            plan = (plan, *cheaper)[admission.choice]
+            _note(request, plan)
+        else:
+            admission = await offload.call(ledger, ledger.admit, key, estimate)
         meter = self._meter(request, plan, admission)
         try:
             if plan.stream:
-                opened = await self._run(plan, lambda route: _open(route, plan.body))
+                opened = await self._run(plan, lambda route: _open(route, plan.body), stream=True)
+                await settle_loser(request, plan, admission, ledger, opened)
                 stream, first = opened.value
                 meter.served(opened)
                 headers = {**_headers(plan, opened), **admission.headers}
@@ -177,10 +187,17 @@ class Handlers:
             headers["x-cache"] = "miss"
         return Exchange(plan, headers, message=reply)
 
-    async def _run(self, plan: Plan, call: Callable[[Route], Awaitable[T]]) -> Outcome[T, Route]:
-        """`call` along the plan's routes with retries and failover."""
+    async def _run(
+        self, plan: Plan, call: Callable[[Route], Awaitable[T]], *, stream: bool = False
+    ) -> Outcome[T, Route]:
+        """`call` along the plan's routes with retries and failover; for a `stream` (a call
+        that returns at the first event) also latency failover and hedging."""
+        resilience = self.services.resilience
         try:
-            return await self.services.resilience.run(plan.routes, _breaker, call)
+            if stream:
+                size = partial(estimate_input_tokens, plan.body)
+                return await resilience.run_hedged(plan.routes, _breaker, call, size)
+            return await resilience.run(plan.routes, _breaker, call)
         except ApiError as error:
             if error.type is ErrorType.RATE_LIMIT and "retry-after" not in error.headers:
                 retry = str(self.settings.retry_after_seconds)
@@ -296,7 +313,7 @@ def _headers(plan: Plan, served: Outcome[Any, Route] | None = None) -> dict[str,
         headers["x-relay-backend"] = served.route.label
         headers["x-relay-model-id"] = served.route.model_id
         headers["x-relay-attempts"] = str(served.attempts)
-        if served.failed_over:
+        if served.failed_over or plan.downgraded:
             headers["x-relay-fallback"] = served.route.model.anthropic_id
     return headers
 
@@ -307,6 +324,8 @@ def _note(request: Request, plan: Plan) -> None:
     facts.update(requested_model=plan.requested, model=plan.model.alias, stream=plan.stream)
     if plan.route is not None:
         facts["route"] = plan.route.label  # router and rule names only, never the prompt
+    if plan.downgraded:
+        facts["downgraded"] = True
     if plan.dropped:
         # Names of fields and beta flags only, never their values.
         facts["dropped"] = list(plan.dropped)

@@ -81,8 +81,17 @@ def parse_hedge(raw: str) -> HedgePolicy | None:
 
 
 def deadline_for(deadlines: tuple[tuple[str, float], ...], label: str) -> float | None:
-    """The first byte deadline (seconds) of a route, by the first pattern its label matches."""
-    return next((seconds for pattern, seconds in deadlines if matches(pattern, label)), None)
+    """The first byte deadline (seconds) of a route, by the first pattern that matches its
+    label: the route's (`bedrock/us-east-1`) or the route's and model id's (its breaker's,
+    `bedrock/us-east-1/global.anthropic.claude-haiku-4-5-20251001-v1:0`)."""
+    return next(
+        (
+            seconds
+            for pattern, seconds in deadlines
+            if matches(pattern, label) or matches(f"{pattern}/*", label)
+        ),
+        None,
+    )
 
 
 class FirstByteTimes:

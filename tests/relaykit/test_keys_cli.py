@@ -12,7 +12,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from relay.catalog import DEFAULT_MODEL, MODELS
+from relay.catalog import DEFAULT_MODEL, MODELS, by_alias
 from relay.dynamo import DynamoStore
 from relay.gateway_key import usage_plan_key_value
 from relay.keys import ApiKey
@@ -301,3 +301,23 @@ def test_create_puts_the_key_in_a_cache_group(store, capsys) -> None:
     key = store.find(key_digest(secret))
     assert key is not None
     assert key.cache_group == "shared"
+
+
+def test_create_and_update_set_a_keys_budget_downgrade_in_order(store, capsys) -> None:
+    argv = ["keys", "create", *WHERE, "--owner", "team-d", "--daily-usd", "5"]
+    assert main([*argv, "--downgrade", "claude-sonnet-4-5,claude-haiku-4-5"]) == 0
+    key = store.find(key_digest(secret_in(capsys.readouterr().out)))
+    assert key is not None
+    sonnet, haiku = (by_alias(a).anthropic_id for a in ("claude-sonnet-4-5", "claude-haiku-4-5"))
+    assert key.downgrade == (sonnet, haiku)
+    assert main(["keys", "update", key.key_id, *WHERE, "--downgrade", "claude-haiku-4-5"]) == 0
+    assert "downgrade to claude-haiku-4-5" in capsys.readouterr().out
+    assert fresh(store).key_by_id(key.key_id).downgrade == (haiku,)
+    assert main(["keys", "update", key.key_id, *WHERE, "--clear", "downgrade"]) == 0
+    assert fresh(store).key_by_id(key.key_id).downgrade == ()
+
+
+def test_an_unknown_downgrade_model_is_refused(store, capsys) -> None:
+    argv = ["keys", "create", *WHERE, "--owner", "team-d", "--downgrade", "claude-tiny"]
+    assert main(argv) == 2
+    assert "'--downgrade'" in capsys.readouterr().err

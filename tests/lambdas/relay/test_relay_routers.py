@@ -12,7 +12,9 @@ from relay_harness import Relay, start_relay
 from relay_wire import HEADERS, KEY, user
 
 from relay.catalog import by_alias
-from relay.core import Routes
+from relay.core import Routes, plan_message
+from relay.errors import ApiError
+from relay.keys import ApiKey
 from relay.routers import Facts, RouterError, parse_routers
 from relay.settings import ConfigError, Settings, key_digest
 from relaykit.simulator import SimulatorServer
@@ -102,14 +104,28 @@ def test_routers_are_listed_as_models_in_both_shapes(relay: Relay) -> None:
     assert one.json()["router"] is True
 
 
-def _plan_routes(routers: dict[str, Any], **settings: object) -> Routes:
-    config = Settings(
+def _settings(routers: dict[str, Any], **settings: object) -> Settings:
+    return Settings(
         bedrock_region="us-east-1",
         key_digests=frozenset({key_digest(KEY)}),
         routers=parse_routers(routers),
         **settings,  # type: ignore[arg-type]
     )
+
+
+def _plan_routes(routers: dict[str, Any], **settings: object) -> Routes:
+    config = _settings(routers, **settings)
     return Routes.plan(config, lambda kind, region: None)  # type: ignore[arg-type,return-value]
+
+
+def test_a_keys_model_permissions_apply_to_the_model_the_router_picks() -> None:
+    settings, routes = _settings(ROUTERS), _plan_routes(ROUTERS)
+    key = ApiKey("rk_haiku_only", "team-h", models=frozenset({HAIKU.anthropic_id}))
+    short = {"model": "claude-auto", "max_tokens": 5, "messages": user("hi")}
+    assert plan_message(short, [], settings, routes, key).model == HAIKU
+    long = {**short, "messages": user("word " * 600)}
+    with pytest.raises(ApiError, match=f"may not use {SONNET.anthropic_id}"):
+        plan_message(long, [], settings, routes, key)
 
 
 def test_a_bad_regex_is_refused_at_start_naming_the_rule() -> None:

@@ -29,6 +29,7 @@ from relay.keys import ApiKey
 from relay.settings import key_digest
 from relay.spool import open_spool, replay
 from relay.usage import UsageRecord
+from relaykit import usage_savings
 from relaykit.failures import Failure
 from relaykit.options import AwsEndpoint, AwsRegion, Json
 from relaykit.output import day, emit_json, table, usd
@@ -545,6 +546,14 @@ def usage(
     by: Annotated[
         GroupBy | None, typer.Option(help="Sum per model or per day instead of listing.")
     ] = None,
+    savings: Annotated[
+        bool,
+        typer.Option(
+            "--savings",
+            help="Spend beside what it would have been at the models asked for (routers, "
+            "budget downgrades), per model asked for and model served.",
+        ),
+    ] = False,
     table_name: TableName = None,
     stack: StackName = None,
     region: AwsRegion = None,
@@ -555,6 +564,8 @@ def usage(
 
     Example: relaykit usage rk_0123456789abcdef --since 2026-11-01 --by model
     """
+    if savings and by:
+        raise typer.BadParameter("--savings groups by model asked for and served; drop --by")
     now = datetime.now(UTC)
     start = since or (now - timedelta(days=30)).replace(hour=0, minute=0, second=0, microsecond=0)
     end = (until or now).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
@@ -570,6 +581,14 @@ def usage(
         label = record.model if by is GroupBy.MODEL else f"{record.at:%Y-%m-%d}"
         groups[label].append(record)
     period = f"{start:%Y-%m-%d} to {end - timedelta(days=1):%Y-%m-%d}"
+    if savings:
+        report = usage_savings.savings(records)
+        if json:
+            emit_json({"key_id": key_id, "since": start, "until": end, **report})
+        else:
+            print(f"{key_id}, {period} (UTC)")
+            usage_savings.print_savings(report)
+        return
     if json:
         data: dict[str, Any] = {"key_id": key_id, "since": start, "until": end, **_totals(records)}
         if by:

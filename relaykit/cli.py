@@ -23,6 +23,7 @@ from relaykit import (
     invoke,
     keys_cli,
     models,
+    route,
     run_commands,
     status,
 )
@@ -82,6 +83,7 @@ app.command()(status.status)
 app.command()(invoke.invoke)
 app.command("env")(client_env.env)
 app.command()(cost_estimate.cost)
+app.command()(route.route)
 app.command("doctor")(doctor.doctor)
 
 

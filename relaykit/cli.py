@@ -24,6 +24,7 @@ from relaykit import (
     invoke,
     keys_cli,
     models,
+    route,
     run_commands,
     status,
 )
@@ -83,6 +84,7 @@ app.command()(status.status)
 app.command()(invoke.invoke)
 app.command("env")(client_env.env)
 app.command()(cost_estimate.cost)
+app.command()(route.route)
 app.command("doctor")(doctor.doctor)
 app.add_typer(connect.connect, name="connect")
 

@@ -29,6 +29,7 @@ from relay.keys import ApiKey
 from relay.settings import key_digest
 from relay.spool import open_spool, replay
 from relay.usage import UsageRecord
+from relaykit import usage_savings
 from relaykit.failures import Failure
 from relaykit.options import AwsEndpoint, AwsRegion, Json
 from relaykit.output import day, emit_json, table, usd
@@ -113,6 +114,14 @@ CacheGroup = Annotated[
         help="Share cached replies with the other keys of this group. [default: the key's own]"
     ),
 ]
+Downgrade = Annotated[
+    str | None,
+    typer.Option(
+        help="Comma-separated cheaper models (catalog aliases, in order) that serve a request "
+        "the budget would not cover at the model asked for, before it is refused. "
+        "[default: the relay's RELAY_BUDGET_DOWNGRADE]"
+    ),
+]
 UsagePlan = Annotated[
     str | None,
     typer.Option(help="Also admit the key at API Gateway (stack output UsagePlanId)."),
@@ -121,17 +130,22 @@ UsagePlan = Annotated[
 
 def model_ids(aliases: str | None) -> frozenset[str]:
     """The Anthropic ids of comma-separated aliases; BadParameter listing what is allowed."""
-    ids = set()
+    return frozenset(ordered_model_ids(aliases, "--models"))
+
+
+def ordered_model_ids(aliases: str | None, flag: str) -> tuple[str, ...]:
+    """The Anthropic ids of comma-separated aliases, in their order and once each."""
+    ids: dict[str, None] = {}
     for alias in filter(None, (a.strip() for a in (aliases or "").split(","))):
         try:
-            ids.add(by_alias(alias).anthropic_id)
+            ids[by_alias(alias).anthropic_id] = None
         except UnknownModelError:
             allowed = ", ".join(m.alias for m in MODELS if m.served)
             raise typer.BadParameter(
                 f"{alias!r} is not a catalog model; choose from {allowed}",
-                param_hint="'--models'",
+                param_hint=f"'{flag}'",
             ) from None
-    return frozenset(ids)
+    return tuple(ids)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -204,6 +218,7 @@ def _limits(key: ApiKey) -> str:
         f"until {key.valid_until:%Y-%m-%d}" if key.valid_until else "",
         "cache" if key.cache else "",
         f"cache group {key.cache_group}" if key.cache_group else "",
+        f"downgrade to {','.join(map(_alias, key.downgrade))}" if key.downgrade else "",
     ]
     return ", ".join(x for x in limits if x) or "no limits"
 
@@ -240,6 +255,7 @@ def key_json(key: ApiKey, last_used: datetime | None = None) -> dict[str, Any]:
         "valid_until": key.valid_until,
         "cache": key.cache,
         "cache_group": key.cache_group,
+        "downgrade": list(key.downgrade),
         "state": _state(key),
         "created_at": key.created_at,
         "last_used": last_used,
@@ -265,6 +281,7 @@ def create(
     expires: Expires = None,
     cache: Annotated[bool, typer.Option(help="Use the response cache by default.")] = False,
     cache_group: CacheGroup = None,
+    downgrade: Downgrade = None,
     usage_plan: UsagePlan = None,
     table_name: TableName = None,
     stack: StackName = None,
@@ -277,6 +294,7 @@ def create(
     Example: relaykit keys create --stack ClaudeRelay-Relay-Primary --owner team-a --rpm 60
     """
     allowed = model_ids(models)
+    cheaper = ordered_model_ids(downgrade, "--downgrade")
     where = open_table(table_name, stack, region, endpoint_url)
     with _table_errors(where):
         secret, key = where.store.create_key(
@@ -289,6 +307,7 @@ def create(
             valid_until=expires,
             cache=cache,
             cache_group=cache_group,
+            downgrade=cheaper,
         )
     if usage_plan:
         admit_at_gateway(where.session, usage_plan, key.key_id, key_digest(secret), print)
@@ -362,6 +381,7 @@ class Limit(StrEnum):
     DAILY_USD = "daily-usd"
     MONTHLY_USD = "monthly-usd"
     EXPIRES = "expires"
+    DOWNGRADE = "downgrade"
 
 
 @keys.command()
@@ -378,6 +398,7 @@ def update(
         bool | None, typer.Option("--cache/--no-cache", help="Response cache by default.")
     ] = None,
     cache_group: CacheGroup = None,
+    downgrade: Downgrade = None,
     clear: Annotated[list[Limit] | None, typer.Option(help="Remove a limit (repeatable).")] = None,
     table_name: TableName = None,
     stack: StackName = None,
@@ -402,15 +423,18 @@ def update(
     changes = {name: value for name, value in changes.items() if value is not None}
     if models is not None:
         changes["models"] = model_ids(models)
+    if downgrade is not None:
+        changes["downgrade"] = ordered_model_ids(downgrade, "--downgrade")
+    cleared: dict[Limit, object] = {Limit.MODELS: frozenset(), Limit.DOWNGRADE: ()}
     for limit in clear or ():
         field = {"expires": "valid_until"}.get(limit.value, limit.value.replace("-", "_"))
         if field in changes:
             raise typer.BadParameter(f"--clear {limit.value} contradicts --{limit.value}")
-        changes[field] = frozenset() if limit is Limit.MODELS else None
+        changes[field] = cleared.get(limit)
     if not changes:
         raise typer.BadParameter(
             "nothing to change: give --owner, --models, --rpm, --tpm, --daily-usd, "
-            "--monthly-usd, --expires, --cache/--no-cache, --cache-group or --clear"
+            "--monthly-usd, --expires, --cache/--no-cache, --cache-group, --downgrade or --clear"
         )
     where = open_table(table_name, stack, region, endpoint_url)
     with _table_errors(where):
@@ -450,6 +474,7 @@ def rotate(
             valid_until=old.valid_until,
             cache=old.cache,
             cache_group=old.cache_group,
+            downgrade=old.downgrade,
         )
         where.store.set_disabled(key_id)
     if usage_plan:
@@ -521,6 +546,14 @@ def usage(
     by: Annotated[
         GroupBy | None, typer.Option(help="Sum per model or per day instead of listing.")
     ] = None,
+    savings: Annotated[
+        bool,
+        typer.Option(
+            "--savings",
+            help="Spend beside what it would have been at the models asked for (routers, "
+            "budget downgrades), per model asked for and model served.",
+        ),
+    ] = False,
     table_name: TableName = None,
     stack: StackName = None,
     region: AwsRegion = None,
@@ -531,6 +564,8 @@ def usage(
 
     Example: relaykit usage rk_0123456789abcdef --since 2026-11-01 --by model
     """
+    if savings and by:
+        raise typer.BadParameter("--savings groups by model asked for and served; drop --by")
     now = datetime.now(UTC)
     start = since or (now - timedelta(days=30)).replace(hour=0, minute=0, second=0, microsecond=0)
     end = (until or now).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
@@ -546,6 +581,14 @@ def usage(
         label = record.model if by is GroupBy.MODEL else f"{record.at:%Y-%m-%d}"
         groups[label].append(record)
     period = f"{start:%Y-%m-%d} to {end - timedelta(days=1):%Y-%m-%d}"
+    if savings:
+        report = usage_savings.savings(records)
+        if json:
+            emit_json({"key_id": key_id, "since": start, "until": end, **report})
+        else:
+            print(f"{key_id}, {period} (UTC)")
+            usage_savings.print_savings(report)
+        return
     if json:
         data: dict[str, Any] = {"key_id": key_id, "since": start, "until": end, **_totals(records)}
         if by:

@@ -6,6 +6,7 @@ and what the client sees of the answer.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -21,6 +22,7 @@ from relay.conversation import fold_system_messages, has_system_messages
 from relay.errors import invalid_request, not_found
 from relay.keys import ApiKey
 from relay.policy import prepare
+from relay.routers import Decision, RouterError, Routers
 from relay.schema import CountTokensRequest, MessagesRequest, parse
 from relay.settings import ConfigError, FallbackStep, Settings
 from relay.targets import NoRouteError, bedrock_target
@@ -86,6 +88,9 @@ class Routes:
     catalog: Catalog = CATALOG
     aliases: tuple[tuple[str, str], ...] = ()
     families: bool = False
+    routers: Routers = field(default_factory=lambda: Routers({}))
+    # Per router, the model its savings are measured against.
+    baselines: dict[str, Model] = field(default_factory=dict)
 
     @classmethod
     def plan(cls, settings: Settings, backends: BackendFor) -> Routes:
@@ -118,7 +123,41 @@ class Routes:
                     f"RELAY_MODEL_ALIASES[{pattern!r}]: {target!r} is not a model this relay "
                     f"serves; it serves: {routes.served()}"
                 )
-        return routes
+        for model in settings.budget_downgrade:
+            if model.anthropic_id not in chains:
+                raise ConfigError(
+                    f"RELAY_BUDGET_DOWNGRADE: {model.alias} is not a model this relay serves; it "
+                    f"serves: {routes.served()}"
+                )
+        return routes.with_routers(settings.routers)
+
+    def with_routers(self, routers: Routers) -> Routes:
+        """These routes with `routers` in front; ConfigError names a rule whose model is not
+        served, or a router named like a model."""
+        try:
+            routers.check("RELAY_ROUTERS", self._unserved)
+        except RouterError as error:
+            raise ConfigError(str(error)) from None
+        baselines = {}
+        for name in routers.names():
+            if self._served(name) is not None or aliased(self.aliases, name) is not None:
+                raise ConfigError(f"RELAY_ROUTERS[{name!r}]: the name of a served model or alias")
+            chosen = routers.routers[name].baseline
+            models = [self._model(m) for m in ([chosen] if chosen else routers.targets(name))]
+            baselines[name] = max(models, key=lambda m: (m.prices.output, m.prices.input))
+        return dataclasses.replace(self, routers=routers, baselines=baselines)
+
+    def router_models(self, name: str) -> list[Model]:
+        """The served models a router's rules can pick."""
+        return [self._model(m) for m in self.routers.targets(name)]
+
+    def _unserved(self, name: str) -> str | None:
+        return None if self.served_chain(name) else f"not served here; it serves: {self.served()}"
+
+    def _model(self, name: str) -> Model:
+        chain = self.served_chain(name)
+        assert chain is not None  # checked by with_routers
+        return chain[0].model
 
     def chain(
         self, name: str, may_use: Callable[[Model], bool] = lambda _: True
@@ -204,6 +243,12 @@ class Plan:
     requested: str = ""
     # How the reply is reshaped for the client (emulated fields).
     shape: ReplyShape = field(default_factory=lambda: ReplyShape())
+    # The router rule that chose the model, when the client named a router.
+    route: Decision | None = None
+    # The model savings are measured against; None: the model asked for.
+    baseline: Model | None = None
+    # Served by a cheaper model because the key's budget would be exceeded at the asked one.
+    downgraded: bool = False
 
     @property
     def model(self) -> Model:
@@ -229,7 +274,7 @@ def plan_message(
     """Validate a Messages request and turn it into a chain of calls, or raise ApiError.
     The model is resolved (for the caller's `key`) first: an unserved model gets the model error,
     and one the key may not use the permission error, whatever else is wrong with the request."""
-    chain, warning = _resolve(body, routes, key)
+    chain, warning, decision = _resolve(body, routes, key)
     request = parse(MessagesRequest, body)
     model = chain[0].model
     if request.max_tokens > model.max_output_tokens:
@@ -246,7 +291,8 @@ def plan_message(
     assert isinstance(body, dict)  # parse() accepted it
     # A fallback to another model must not ask it for more than it can write.
     usable = tuple(r for r in chain if r.model.max_output_tokens >= request.max_tokens)
-    return _plan(usable, warning, body, beta_headers, settings, stream=request.stream)
+    plan = _plan(usable, warning, body, beta_headers, settings, stream=request.stream)
+    return _routed(plan, decision, routes)
 
 
 def plan_count(
@@ -257,7 +303,7 @@ def plan_count(
     key: ApiKey | None = None,
 ) -> Plan:
     """Validate a count_tokens request and turn it into CountTokens calls, or raise ApiError."""
-    chain, warning = _resolve(body, routes, key)
+    chain, warning, decision = _resolve(body, routes, key)
     parse(CountTokensRequest, body)
     model = chain[0].model
     # Counting the same model elsewhere gives the same count; another model would not.
@@ -271,20 +317,34 @@ def plan_count(
     assert isinstance(body, dict)
     # CountTokens takes an InvokeModel body, which needs max_tokens; it does not change the count.
     body = {**body, "max_tokens": model.max_output_tokens}
-    return _plan(counting, warning, body, beta_headers, settings, stream=False)
+    plan = _plan(counting, warning, body, beta_headers, settings, stream=False)
+    return _routed(plan, decision, routes)
+
+
+def _routed(plan: Plan, decision: Decision | None, routes: Routes) -> Plan:
+    if decision is None:
+        return plan
+    return dataclasses.replace(plan, route=decision, baseline=routes.baselines[decision.router])
 
 
 def _resolve(
     body: object, routes: Routes, key: ApiKey | None
-) -> tuple[tuple[Route, ...], str | None]:
+) -> tuple[tuple[Route, ...], str | None, Decision | None]:
     """The chain for the body's model, as the caller's key may use it. A key that may not use
     the model hears so before anything about the rest of the body (which would tell it what the
-    relay accepts for a model it cannot use)."""
+    relay accepts for a model it cannot use). A router's rule picks a served model first; the
+    key's permissions apply to that model, not to the router's name."""
+    name = _model_name(body)
+    decision = None
+    if routes.routers:
+        assert isinstance(body, dict)  # _model_name found a model in it
+        decision = routes.routers.decide(name, body, key.owner if key is not None else "")
+        name = decision.model if decision is not None else name
     if key is None:
-        return routes.chain(_model_name(body))
-    chain, warning = routes.chain(_model_name(body), partial(permits, key))
+        return (*routes.chain(name), decision)
+    chain, warning = routes.chain(name, partial(permits, key))
     authorize(key, chain[0].model)
-    return chain, warning
+    return chain, warning, decision
 
 
 def _model_name(body: object) -> str:
@@ -382,6 +442,19 @@ def model_info(model: Model, route: Route | None = None) -> dict[str, Any]:
             "structured_outputs": "native" if _native_structured(route) else "emulated",
         }
     return info
+
+
+def router_info(name: str, models: list[Model]) -> dict[str, Any]:
+    """A router in the shape of a model (clients list and pick it like one), with the models
+    its rules can pick."""
+    return {
+        "type": "model",
+        "id": name,
+        "display_name": f"{name} (router)",
+        "created_at": max(map(_released, models)).isoformat().replace("+00:00", "Z"),
+        "router": True,
+        "routes_to": [m.anthropic_id for m in models],
+    }
 
 
 def model_page(infos: list[dict[str, Any]]) -> dict[str, Any]:

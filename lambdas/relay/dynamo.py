@@ -24,7 +24,7 @@ import json
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -165,6 +165,7 @@ class DynamoStore:
         valid_until: datetime | None = None,
         cache: bool = False,
         cache_group: str | None = None,
+        downgrade: tuple[str, ...] = (),
     ) -> tuple[str, ApiKey]:
         """A new key; the secret is returned once and stored only as its digest."""
         secret = new_secret()
@@ -180,6 +181,7 @@ class DynamoStore:
             valid_until=valid_until,
             cache=cache,
             cache_group=cache_group,
+            downgrade=downgrade,
             created_at=self._now(),
         )
         self._client.transact_write_items(
@@ -269,13 +271,31 @@ class DynamoStore:
 
     # Ledger.
 
-    def admit(self, key: ApiKey, estimate_usd: Decimal) -> Admission:
+    def admit(
+        self, key: ApiKey, estimate_usd: Decimal, downgrades: Sequence[Decimal] = ()
+    ) -> Admission:
         clock = self._clock()
         minute = int(clock // 60)
+        reserved, choice = Decimal(0), 0
         with _unavailable("check this key's limits"):
             headers = self._count_request(key, minute, clock) if key.rpm or key.tpm else {}
-            reserved = self._reserve(key, estimate_usd) if key.budgeted else 0
-        return Admission(key, Decimal(reserved), minute, headers)
+            if key.budgeted:
+                reserved, choice = self._reserve_first(key, (estimate_usd, *downgrades))
+        return Admission(key, reserved, minute, headers, choice)
+
+    def _reserve_first(self, key: ApiKey, estimates: tuple[Decimal, ...]) -> tuple[Decimal, int]:
+        """Reserve the first estimate that fits whole in what is left; the last one is
+        admitted while anything is left (so one request can cross the budget, by its own
+        worth at the cheapest model)."""
+        limits = [budget for _, budget, _, _ in self._budgets(key, self._now())]
+        for choice, estimate in enumerate(estimates[:-1]):
+            if estimate > min(limits):
+                continue  # cannot fit even in an unspent budget
+            try:
+                return self._reserve(key, estimate, fits=True), choice
+            except ApiError:
+                continue
+        return self._reserve(key, estimates[-1]), len(estimates) - 1
 
     def _count_request(self, key: ApiKey, minute: int, clock: float) -> dict[str, str]:
         reset = datetime.fromtimestamp((minute + 1) * 60, UTC).isoformat().replace("+00:00", "Z")
@@ -328,7 +348,8 @@ class DynamoStore:
             budgets.append((f"month#{now:%Y-%m}", key.monthly_usd, "monthly", _next_month(now)))
         return budgets
 
-    def _reserve(self, key: ApiKey, estimate: Decimal) -> Decimal:
+    def _reserve(self, key: ApiKey, estimate: Decimal, *, fits: bool = False) -> Decimal:
+        """`fits`: only if the whole estimate fits in what is left of every budget."""
         now = self._now()
         budgets = self._budgets(key, now)
         items: list[TransactWriteItemTypeDef] = [
@@ -339,10 +360,14 @@ class DynamoStore:
                     "UpdateExpression": "ADD usd :est SET expires_at = :exp",
                     # Admitted while anything is left: the last request admitted may cross
                     # the budget by its own (reserved, upper-bound) cost, never more.
-                    "ConditionExpression": "attribute_not_exists(usd) OR usd < :budget",
+                    "ConditionExpression": (
+                        "attribute_not_exists(usd) OR usd <= :room"
+                        if fits
+                        else "attribute_not_exists(usd) OR usd < :budget"
+                    ),
                     "ExpressionAttributeValues": {
                         ":est": _n(estimate),
-                        ":budget": _n(budget),
+                        **({":room": _n(budget - estimate)} if fits else {":budget": _n(budget)}),
                         ":exp": _n(int((reset + timedelta(days=2)).timestamp())),
                     },
                     "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
@@ -514,6 +539,8 @@ def _key_item(digest: str, key: ApiKey) -> dict[str, Any]:
             item[name] = _n(value)
     if key.cache_group:
         item["cache_group"] = _s(key.cache_group)
+    if key.downgrade:
+        item["downgrade"] = {"L": [_s(m) for m in key.downgrade]}
     if key.valid_until is not None:
         item["valid_until"] = _s(key.valid_until.isoformat())
     if key.created_at is not None:
@@ -540,6 +567,7 @@ def _key_from_item(item: dict[str, Any]) -> ApiKey:
         disabled=item.get("disabled", {}).get("BOOL", False),
         cache=item.get("cache", {}).get("BOOL", False),
         cache_group=item["cache_group"]["S"] if "cache_group" in item else None,
+        downgrade=tuple(m["S"] for m in item.get("downgrade", {}).get("L", [])),
         created_at=(
             datetime.fromisoformat(item["created_at"]["S"]) if "created_at" in item else None
         ),
@@ -569,6 +597,8 @@ def _usage_item(record: UsageRecord) -> dict[str, Any]:
     }
     if record.ttft_ms is not None:
         item["ttft_ms"] = _n(Decimal(str(record.ttft_ms)))
+    for name, value in record.routing_fields().items():
+        item[name] = {"BOOL": value} if isinstance(value, bool) else _s(value)
     return item
 
 
@@ -587,4 +617,8 @@ def _usage_from_item(item: dict[str, Any]) -> UsageRecord:
         cached=item["cached"]["BOOL"],
         at=datetime.fromisoformat(item["at"]["S"]),
         **{name: int(item[name]["N"]) for name in _USAGE_INTS},
+        requested=item.get("requested", {}).get("S", ""),
+        asked_model=item.get("asked_model", {}).get("S", ""),
+        route=item.get("route", {}).get("S", ""),
+        downgraded=item.get("downgraded", {}).get("BOOL", False),
     )

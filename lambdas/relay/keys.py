@@ -44,6 +44,9 @@ class ApiKey:
     cache: bool = False
     # Keys naming the same group share cached replies; a key without one sees only its own.
     cache_group: str | None = None
+    # Cheaper models (anthropic ids, in order) that serve a request the budget would not
+    # cover at the model asked for, before it is refused (RELAY_BUDGET_DOWNGRADE otherwise).
+    downgrade: tuple[str, ...] = ()
     created_at: datetime | None = field(default=None, compare=False)
 
     @property

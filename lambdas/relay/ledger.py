@@ -6,6 +6,7 @@ conditional writes so that concurrent Lambda instances cannot race past a limit.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
@@ -23,13 +24,22 @@ class Admission:
     reserved_usd: Decimal = Decimal(0)
     minute: int = 0
     headers: dict[str, str] = field(default_factory=dict)
+    # Which estimate was reserved: 0 the request's own, n the n-th budget downgrade's.
+    choice: int = 0
 
 
 class Ledger(Protocol):
     blocking: bool
 
-    def admit(self, key: ApiKey, estimate_usd: Decimal) -> Admission:
-        """Count the request and reserve its estimated cost, or raise a 429 ApiError."""
+    def admit(
+        self, key: ApiKey, estimate_usd: Decimal, downgrades: Sequence[Decimal] = ()
+    ) -> Admission:
+        """Count the request and reserve its estimated cost, or raise a 429 ApiError.
+
+        With `downgrades` (the estimates of cheaper models to serve it instead, in order), the
+        request and each downgrade but the last are admitted only if their whole estimate fits
+        in what is left of the budget; the last one while anything is left, as without them.
+        `Admission.choice` says which one was reserved."""
         ...
 
     def settle(self, admission: Admission, record: UsageRecord) -> None:
@@ -51,6 +61,7 @@ def log_usage(record: UsageRecord) -> None:
             "cache_write_tokens": record.cache_write_tokens,
             "cost_usd": str(record.cost_usd),
             "cached": record.cached,
+            **record.routing_fields(),
         },
     )
 
@@ -60,7 +71,9 @@ class LogLedger:
 
     blocking = False
 
-    def admit(self, key: ApiKey, estimate_usd: Decimal) -> Admission:
+    def admit(
+        self, key: ApiKey, estimate_usd: Decimal, downgrades: Sequence[Decimal] = ()
+    ) -> Admission:
         return Admission(key)
 
     def settle(self, admission: Admission, record: UsageRecord) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -19,8 +20,9 @@ from relay.ledger import Admission, Ledger
 from relay.log import logger
 from relay.metrics import emit
 from relay.pricing import cost_usd
+from relay.savings import baseline_usd
 from relay.spool import dumps
-from relay.usage import UsageRecord, usage_numbers
+from relay.usage import UsageRecord, routing_facts, usage_numbers
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -52,6 +54,7 @@ class Meter:
         self._started = time.perf_counter()
         self._route: Route = plan.routes[0]
         self._failed_over = False
+        self._latency: Mapping[str, int] = {}
         self._ttft_ms: float | None = None
         self._streamed_chars = 0
 
@@ -62,6 +65,7 @@ class Meter:
     def served(self, outcome: Outcome[Any, Route]) -> None:
         self._route = outcome.route
         self._failed_over = outcome.failed_over
+        self._latency = outcome.latency_counts()
 
     def saw(self, event: Event) -> None:
         """Note a stream event: the first delta's time, and how much text has gone out."""
@@ -113,6 +117,7 @@ class Meter:
             output_tokens=numbers["output_tokens"],
             cache_read_tokens=numbers["cache_read_tokens"],
             cache_write_tokens=numbers["cache_write_tokens"],
+            **routing_facts(self._plan, self._route.model),
         )
         try:
             await offload.call(self._ledger, self._ledger.settle, self._admission, record)
@@ -128,11 +133,19 @@ class Meter:
                 },
             )
         if self._metrics:
+            asked = self._plan.baseline or self._plan.model
+            saved = (
+                baseline_usd(record, self._route.model, asked) - record.cost_usd
+                if record.asked_model
+                else None
+            )
             emit(
                 record,
                 self._route.model.alias,
                 status.type.value if status else None,
                 self._failed_over,
+                saved_usd=saved,
+                latency=self._latency,
             )
         self._request.state.facts.update(
             backend=record.backend,

@@ -10,6 +10,8 @@ model and metric name (10 metrics: 50 keys on one model are $150 a month). `Erro
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from decimal import Decimal
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
@@ -25,8 +27,20 @@ def _metrics() -> EphemeralMetrics:
     return EphemeralMetrics(namespace=namespace, service="")
 
 
-def emit(record: UsageRecord, alias: str, error_type: str | None, fell_back: bool) -> None:
-    """Print the request's metrics; Lambda ships stdout's EMF lines to CloudWatch."""
+def emit(
+    record: UsageRecord,
+    alias: str,
+    error_type: str | None,
+    fell_back: bool,
+    *,
+    saved_usd: Decimal | None = None,
+    latency: Mapping[str, int] | None = None,
+) -> None:
+    """Print the request's metrics; Lambda ships stdout's EMF lines to CloudWatch.
+
+    The routing metrics (`SavedUSD` when another model than the one asked for served,
+    `Downgrades`, and `latency`'s counts: `SlowFailovers`, `Hedges`, `HedgeWins`) are emitted
+    only when they apply, so a deployment that uses none of them pays for none."""
     metrics = _metrics()
     metrics.add_dimension(name="model", value=alias)
     if metrics_per_key(os.environ):
@@ -45,6 +59,13 @@ def emit(record: UsageRecord, alias: str, error_type: str | None, fell_back: boo
         )
     metrics.add_metric(name="CacheHits", unit=count, value=int(record.cached))
     metrics.add_metric(name="Fallbacks", unit=count, value=int(fell_back))
+    if saved_usd is not None:
+        metrics.add_metric(name="SavedUSD", unit=MetricUnit.NoUnit, value=float(saved_usd))
+    if record.downgraded:
+        metrics.add_metric(name="Downgrades", unit=count, value=1)
+    for name, value in (latency or {}).items():
+        if value:
+            metrics.add_metric(name=name, unit=count, value=value)
     metrics.flush_metrics()
     if error_type is not None:
         errors = _metrics()

@@ -8,6 +8,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from typing import Any, TypeVar
 
 import anyio
@@ -30,13 +31,16 @@ from relay.core import (
     model_page,
     plan_count,
     plan_message,
+    router_info,
 )
+from relay.downgrade import downgrades, reservation
 from relay.errors import ApiError, ErrorType, not_found
+from relay.hedge_loser import settle_loser
 from relay.keys import ApiKey
 from relay.ledger import Admission
 from relay.log import logger
 from relay.meter import Meter
-from relay.pricing import estimate_chain_usd
+from relay.pricing import estimate_input_tokens
 from relay.reachability import health_report
 from relay.resilience import Outcome
 from relay.services import Services
@@ -89,12 +93,22 @@ class Handlers:
     async def model_infos(self, request: Request) -> list[dict[str, Any]]:
         """The models the caller's key may use, each with the route the relay invokes."""
         key = await self.authenticate(request)
-        return [model_info(r.model, r) for r in self.routes.primaries() if permits(key, r.model)]
+        infos = [model_info(r.model, r) for r in self.routes.primaries() if permits(key, r.model)]
+        return infos + [
+            router_info(name, models)
+            for name in self.routes.routers.names()
+            if (models := [m for m in self.routes.router_models(name) if permits(key, m)])
+        ]
 
     async def model_info(self, request: Request) -> dict[str, Any]:
         """One model the caller's key may use; one it may not is not found, as if not served."""
         key = await self.authenticate(request)
         name = request.path_params["model_id"]
+        if name in self.routes.routers.names():
+            models = [m for m in self.routes.router_models(name) if permits(key, m)]
+            if not models:
+                raise not_found(f"model: {name}")
+            return router_info(name, models)
         route = find_model(name, self.routes)
         if not permits(key, route.model):
             raise not_found(f"model: {name}")
@@ -135,14 +149,21 @@ class Handlers:
             if hit is not None:
                 return hit
         # Walking the body for an estimate is only worth it when a budget needs a reservation.
-        chain = ((route.model, route.premium) for route in plan.routes)
-        estimate = estimate_chain_usd(chain, plan.body) if key.budgeted else Decimal(0)
+        estimate = reservation(plan) if key.budgeted else Decimal(0)
+        cheaper = downgrades(plan, body, _betas(request), self.settings, self.routes, key)
         ledger = self.services.ledger
-        admission = await offload.call(ledger, ledger.admit, key, estimate)
+        if cheaper:
+            costs = [reservation(p) for p in cheaper]
+            admission = await offload.call(ledger, ledger.admit, key, estimate, costs)
+            plan = (plan, *cheaper)[admission.choice]
+            _note(request, plan)
+        else:
+            admission = await offload.call(ledger, ledger.admit, key, estimate)
         meter = self._meter(request, plan, admission)
         try:
             if plan.stream:
-                opened = await self._run(plan, lambda route: _open(route, plan.body))
+                opened = await self._run(plan, lambda route: _open(route, plan.body), stream=True)
+                await settle_loser(request, plan, admission, ledger, opened)
                 stream, first = opened.value
                 meter.served(opened)
                 headers = {**_headers(plan, opened), **admission.headers}
@@ -171,10 +192,17 @@ class Handlers:
             headers["x-cache"] = "miss"
         return Exchange(plan, headers, message=reply)
 
-    async def _run(self, plan: Plan, call: Callable[[Route], Awaitable[T]]) -> Outcome[T, Route]:
-        """`call` along the plan's routes with retries and failover."""
+    async def _run(
+        self, plan: Plan, call: Callable[[Route], Awaitable[T]], *, stream: bool = False
+    ) -> Outcome[T, Route]:
+        """`call` along the plan's routes with retries and failover; for a `stream` (a call
+        that returns at the first event) also latency failover and hedging."""
+        resilience = self.services.resilience
         try:
-            return await self.services.resilience.run(plan.routes, _breaker, call)
+            if stream:
+                size = partial(estimate_input_tokens, plan.body)
+                return await resilience.run_hedged(plan.routes, _breaker, call, size)
+            return await resilience.run(plan.routes, _breaker, call)
         except ApiError as error:
             if error.type is ErrorType.RATE_LIMIT and "retry-after" not in error.headers:
                 retry = str(self.settings.retry_after_seconds)
@@ -284,11 +312,13 @@ def _headers(plan: Plan, served: Outcome[Any, Route] | None = None) -> dict[str,
     headers = {}
     if plan.warning is not None:
         headers["warning"] = f'299 - "{plan.warning}"'
+    if plan.route is not None:
+        headers["x-relay-route"] = plan.route.label
     if served is not None:
         headers["x-relay-backend"] = served.route.label
         headers["x-relay-model-id"] = served.route.model_id
         headers["x-relay-attempts"] = str(served.attempts)
-        if served.failed_over:
+        if served.failed_over or plan.downgraded:
             headers["x-relay-fallback"] = served.route.model.anthropic_id
     return headers
 
@@ -297,6 +327,10 @@ def _note(request: Request, plan: Plan) -> None:
     facts = request.state.facts
     # The model asked for, and the one that serves it (an alias, or a family's newest).
     facts.update(requested_model=plan.requested, model=plan.model.alias, stream=plan.stream)
+    if plan.route is not None:
+        facts["route"] = plan.route.label  # router and rule names only, never the prompt
+    if plan.downgraded:
+        facts["downgraded"] = True
     if plan.dropped:
         # Names of fields and beta flags only, never their values.
         facts["dropped"] = list(plan.dropped)

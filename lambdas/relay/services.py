@@ -122,7 +122,12 @@ class Services:
             deadline=settings.retry_deadline,
         )
         resilience = Resilience(
-            policy, settings.breaker_threshold, settings.breaker_cooldown, board=board
+            policy,
+            settings.breaker_threshold,
+            settings.breaker_cooldown,
+            board=board,
+            ttfb_deadlines=settings.ttfb_deadlines,
+            hedge=settings.hedge,
         )
         backends = Backends(settings, session, vertex, vertex_credentials)
         endpoint = runtime_endpoint(settings.bedrock_region, settings.bedrock_endpoint_url)

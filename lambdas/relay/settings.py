@@ -15,6 +15,8 @@ from typing import TypeVar
 from relay.aliases import AliasError, parse_aliases
 from relay.catalog import CATALOG, Catalog, Model, Routing, UnknownModelError
 from relay.catalog_extra import CatalogExtraError, catalog_from_env
+from relay.latency import HedgePolicy, LatencyConfigError, parse_deadlines, parse_hedge
+from relay.routers import RouterError, Routers, parse_routers
 
 _E = TypeVar("_E", bound=StrEnum)
 
@@ -102,6 +104,14 @@ class Settings:
     # Unserved claude-opus-*/claude-sonnet-*/claude-haiku-* ids and Claude Code's opus, sonnet
     # and haiku are served as the newest served model of that family (a warning says so).
     family_aliases: bool = True
+    # Virtual model names whose rules pick a served model (relay.routers).
+    routers: Routers = field(default_factory=lambda: Routers({}))
+    # Cheaper models, in order, that serve a budgeted key's request its budget would not cover
+    # at the model asked for (a key's own list comes first).
+    budget_downgrade: tuple[Model, ...] = ()
+    # Route label pattern -> seconds a stream may take to its first byte (relay.latency).
+    ttfb_deadlines: tuple[tuple[str, float], ...] = ()
+    hedge: HedgePolicy | None = None
 
     def __post_init__(self) -> None:
         if self.auth is AuthMode.KEYS and not (self.key_digests or self.table_name):
@@ -133,7 +143,10 @@ class Settings:
         try:
             catalog = catalog_from_env(env)
             aliases = parse_aliases(env.get("RELAY_MODEL_ALIASES", ""), "RELAY_MODEL_ALIASES")
-        except (CatalogExtraError, AliasError) as error:
+            routers = parse_routers(env.get("RELAY_ROUTERS", ""))
+            deadlines = parse_deadlines(env.get("RELAY_TTFB_DEADLINE_MS", ""))
+            hedge = parse_hedge(env.get("RELAY_HEDGE", ""))
+        except (CatalogExtraError, AliasError, RouterError, LatencyConfigError) as error:
             raise ConfigError(str(error)) from None
         return cls(
             bedrock_region=region,
@@ -172,6 +185,12 @@ class Settings:
             catalog=catalog,
             model_aliases=aliases,
             family_aliases=_switch(env, "RELAY_FAMILY_ALIASES", default=True),
+            routers=routers,
+            budget_downgrade=_models(
+                env.get("RELAY_BUDGET_DOWNGRADE", ""), catalog, "RELAY_BUDGET_DOWNGRADE"
+            ),
+            ttfb_deadlines=deadlines,
+            hedge=hedge,
         )
 
 
@@ -239,12 +258,12 @@ def _csv(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
-def _models(value: str, catalog: Catalog) -> tuple[Model, ...]:
+def _models(value: str, catalog: Catalog, setting: str = "RELAY_MODELS") -> tuple[Model, ...]:
     try:
         return tuple(catalog.by_alias(alias) for alias in _csv(value))
     except UnknownModelError as error:
         raise ConfigError(
-            f"RELAY_MODELS names an unknown model {error.args[0]!r}; catalog aliases: "
+            f"{setting} names an unknown model {error.args[0]!r}; catalog aliases: "
             + ", ".join(m.alias for m in catalog.models)
         ) from None
 

@@ -15,7 +15,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from decimal import Decimal
@@ -213,8 +213,10 @@ class SpooledLedger:
         self._spool = spool
         self._sleep = sleep
 
-    def admit(self, key: ApiKey, estimate_usd: Decimal) -> Admission:
-        return self._ledger.admit(key, estimate_usd)
+    def admit(
+        self, key: ApiKey, estimate_usd: Decimal, downgrades: Sequence[Decimal] = ()
+    ) -> Admission:
+        return self._ledger.admit(key, estimate_usd, downgrades)
 
     def settle(self, admission: Admission, record: UsageRecord) -> None:
         for pause in (*SETTLE_PAUSES, None):

@@ -5,9 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from relay.pricing import tokens
+
+if TYPE_CHECKING:
+    from relay.catalog import Model
+    from relay.core import Plan
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,18 @@ class UsageRecord:
     stream: bool = False
     cached: bool = False
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # What the client asked for and why another model served: the name it sent (a router's,
+    # an alias), the model savings are measured against ("" when `model` itself), the router
+    # rule that chose the model, and whether a budget downgrade did.
+    requested: str = ""
+    asked_model: str = ""
+    route: str = ""
+    downgraded: bool = False
+
+    def routing_fields(self) -> dict[str, Any]:
+        """The routing facts that are set, for log lines and table items."""
+        fields = {name: getattr(self, name) for name in _ROUTING}
+        return {name: value for name, value in fields.items() if value}
 
     @property
     def tokens(self) -> int:
@@ -39,6 +55,20 @@ class UsageRecord:
             + self.cache_read_tokens
             + self.cache_write_tokens
         )
+
+
+_ROUTING = ("requested", "asked_model", "route", "downgraded")
+
+
+def routing_facts(plan: Plan, served: Model) -> dict[str, Any]:
+    """A record's routing fields for a plan served by `served`."""
+    asked = plan.baseline or plan.model
+    return {
+        "requested": plan.requested,
+        "asked_model": asked.anthropic_id if asked != served else "",
+        "route": plan.route.label if plan.route is not None else "",
+        "downgraded": plan.downgraded,
+    }
 
 
 def usage_numbers(usage: dict[str, Any]) -> dict[str, int]:

@@ -6,8 +6,9 @@ Routes are thin: they parse, ask the state for an answer and render it. Every mo
 counted in the stats before anything can fail, so a test can assert what reached "Bedrock".
 
 Control endpoints (not part of Bedrock):
-    POST /_simulator/faults  {"next": ["throttling", "mid_stream", ...]}  queue faults
-    GET  /_simulator/faults  the queued faults
+    POST /_simulator/faults  {"next": ["throttling", "mid_stream", ...]}  queue faults;
+                             {"delays": [0.5, 0]} holds the next requests that many seconds
+    GET  /_simulator/faults  the queued faults and delays
     GET  /_simulator/stats   requests by operation and model id, errors by code
     POST /_simulator/reset   forget stats, faults and the prompt cache; reseed the RNG
 """
@@ -247,17 +248,23 @@ async def unknown_operation(request: Request) -> Response:
 async def inject_faults(request: Request) -> Response:
     try:
         body = await request.json()
-        names = body["next"] if isinstance(body, dict) else None
+        if not isinstance(body, dict) or not ({"next", "delays"} & body.keys()):
+            raise ValueError('expected {"next": ["<fault>", ...]} and/or {"delays": [seconds]}')
+        names, delays = body.get("next", []), body.get("delays", [])
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise ValueError('expected {"next": ["<fault>", ...]}')
+        if not isinstance(delays, list):
+            raise ValueError('expected {"delays": [seconds, ...]}')
         _state(request).faults.inject(names)
+        _state(request).faults.delay(delays)
     except (ValueError, KeyError) as error:
         return JSONResponse({"message": str(error)}, status_code=400)
-    return JSONResponse({"pending": _state(request).faults.pending()})
+    return await pending_faults(request)
 
 
 async def pending_faults(request: Request) -> Response:
-    return JSONResponse({"pending": _state(request).faults.pending()})
+    faults = _state(request).faults
+    return JSONResponse({"pending": faults.pending(), "delays": faults.pending_delays()})
 
 
 async def stats(request: Request) -> Response:

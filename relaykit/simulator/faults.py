@@ -3,10 +3,13 @@
 A fault named in `inject` waits in a queue and fails the next model request it applies to: an
 up-front fault applies to any operation, a `mid_stream*` fault only to a stream (it waits for
 one). With the queue empty, the configured rates decide, from a RNG seeded by the config.
+A delay queued with `delay` holds the next model request that long before it answers (on top
+of the configured latency): one slow request among fast ones, as a slow route shows.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import threading
 from collections import deque
@@ -54,6 +57,8 @@ class Drawn:
 
     upfront: ErrorType | None = None
     mid_stream: ErrorType | None = None
+    # Seconds to wait before answering, beyond the configured latency.
+    delay: float = 0.0
 
 
 class FaultPlan:
@@ -63,6 +68,7 @@ class FaultPlan:
         self._config = config
         self._lock = threading.Lock()
         self._queue: deque[Fault] = deque()
+        self._delays: deque[float] = deque()
         # Repeatable faults, not secrets: a seeded PRNG is the point.
         self._rng = random.Random(config.seed)  # noqa: S311
 
@@ -76,6 +82,18 @@ class FaultPlan:
         with self._lock:
             self._queue.extend(faults)
 
+    def delay(self, seconds: Iterable[float]) -> None:
+        """Queue delays, one per coming model request; raises ValueError on a negative one."""
+        delays = list(seconds)
+        if any(not isinstance(s, int | float) or s < 0 for s in delays):
+            raise ValueError(f"delays are seconds >= 0, got {delays}")
+        with self._lock:
+            self._delays.extend(float(s) for s in delays)
+
+    def pending_delays(self) -> list[float]:
+        with self._lock:
+            return list(self._delays)
+
     def pending(self) -> list[str]:
         with self._lock:
             return [fault.name for fault in self._queue]
@@ -83,16 +101,20 @@ class FaultPlan:
     def reset(self) -> None:
         with self._lock:
             self._queue.clear()
+            self._delays.clear()
             self._rng = random.Random(self._config.seed)  # noqa: S311
 
     def draw(self, *, streaming: bool) -> Drawn:
         """The faults of the next request (streaming: an InvokeModelWithResponseStream)."""
         with self._lock:
+            delay = self._delays.popleft() if self._delays else 0.0
             queued = next((f for f in self._queue if streaming or not f.mid_stream), None)
             if queued is not None:
                 self._queue.remove(queued)
-                return Drawn(mid_stream=queued.error) if queued.mid_stream else Drawn(queued.error)
-            return self._draw_at_rates(streaming)
+                if queued.mid_stream:
+                    return Drawn(mid_stream=queued.error, delay=delay)
+                return Drawn(queued.error, delay=delay)
+            return dataclasses.replace(self._draw_at_rates(streaming), delay=delay)
 
     def _draw_at_rates(self, streaming: bool) -> Drawn:
         config = self._config

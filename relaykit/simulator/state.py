@@ -40,14 +40,16 @@ class SimulatorState:
             self._serial = itertools.count(1)
 
     async def admit(self, operation: str, model_id: str, *, streaming: bool) -> Drawn:
-        """Count a model request, wait the configured latency, and draw the faults it meets.
+        """Count a model request, draw the faults it meets, and wait the configured latency
+        (and any delay queued for it).
 
         Every provider's paths start here, so stats and the fault queue are shared.
         """
         self.stats.record_request(operation, model_id)
-        if self.config.latency:
-            await asyncio.sleep(self.config.latency)
-        return self.faults.draw(streaming=streaming)
+        drawn = self.faults.draw(streaming=streaming)
+        if self.config.latency or drawn.delay:
+            await asyncio.sleep(self.config.latency + drawn.delay)
+        return drawn
 
     def _message_id(self, digest: str, tag: str) -> str:
         # Unique per response, yet repeatable across runs: the request digest and a serial.

@@ -17,6 +17,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -25,6 +26,7 @@ from pydantic.alias_generators import to_camel
 from relay.aliases import AliasError, parse_aliases
 from relay.catalog import DEFAULT_MODEL, Catalog, Model, Routing, UnknownModelError
 from relay.catalog_extra import CatalogExtraError, extend
+from relay.routers import RouterError, parse_routers
 from relay.targets import BedrockTarget, NoRouteError, bedrock_target
 from stacks.aws.failover import (
     FailoverError,
@@ -525,6 +527,11 @@ class RelayKitSettings(_Section):
     # Unserved claude-opus-*/-sonnet-*/-haiku-* ids and opus/sonnet/haiku go to the newest
     # served model of the family (RELAY_FAMILY_ALIASES).
     family_aliases: bool = True
+    # Router models (relay/routers.py, RELAY_ROUTERS): virtual names whose rules pick a model.
+    routers: dict[str, Any] = {}
+    # Cheaper models (aliases, in order) serving budgeted keys past their budget at the model
+    # asked for, before 429 (RELAY_BUDGET_DOWNGRADE); a key's own --downgrade list comes first.
+    budget_downgrade: tuple[str, ...] = ()
     routing: Routing = Routing.GLOBAL
     # The regional relays, the first one home to the Observability stack. None: the earlier
     # `primary` and `hongKong` blocks, translated into this list (giving both styles is refused).
@@ -569,7 +576,7 @@ class RelayKitSettings(_Section):
             raise ValueError("letters and digits, starting with a letter, at most 31")
         return value
 
-    @field_validator("models", mode="before")
+    @field_validator("models", "budget_downgrade", mode="before")
     @classmethod
     def _models(cls, value: Any) -> Any:
         return _as_list(value)
@@ -721,6 +728,7 @@ def load_config(
             )
     if settings.domain is not None:
         _check_domain_relays(settings.domain, relays)
+    _check_routing(settings, catalog, relays)
     try:
         vertex = _vertex(settings.vertex)
         key = f"{CONTEXT_KEY}.fallbacks"
@@ -756,6 +764,38 @@ def _check_domain_relays(domain: Domain, relays: tuple[RelaySite, ...]) -> None:
             f"{key}.defaultRelay: {domain.default_relay} is not a relay; use one of "
             f"{', '.join(names)}"
         )
+
+
+def _check_routing(
+    settings: RelayKitSettings, catalog: Catalog, relays: tuple[RelaySite, ...]
+) -> None:
+    """The routers and downgrade models, checked with the relay's own code against what each
+    relay serves (a relay would refuse to start otherwise)."""
+    key = f"{CONTEXT_KEY}.routers"
+    try:
+        routers = parse_routers(settings.routers, key)
+    except RouterError as error:
+        raise ConfigError(str(error)) from None
+    for site in relays:
+        unserved = partial(_unserved, catalog, {t.model for t in site.targets}, site.name)
+        try:
+            routers.check(key, unserved)
+        except RouterError as error:
+            raise ConfigError(str(error)) from None
+        for alias in settings.budget_downgrade:
+            problem = unserved(alias)
+            if problem is not None:
+                raise ConfigError(f"{CONTEXT_KEY}.budgetDowngrade: {alias!r}: {problem}")
+
+
+def _unserved(catalog: Catalog, served: set[Model], site: str, name: str) -> str | None:
+    try:
+        model = catalog.resolve(name).model
+    except UnknownModelError:
+        return "not a catalog model"
+    if model not in served:
+        return f"not deployed on the {site} relay; add it to {CONTEXT_KEY}.models"
+    return None
 
 
 def _require_recipients(alarms: Alarms) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Iterator
@@ -12,11 +13,12 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from relay.catalog import DEFAULT_MODEL, MODELS
+from relay.catalog import DEFAULT_MODEL, MODELS, by_alias
 from relay.dynamo import DynamoStore
 from relay.gateway_key import usage_plan_key_value
 from relay.keys import ApiKey
 from relay.ledger import Admission
+from relay.pricing import cost_usd
 from relay.settings import key_digest
 from relay.usage import UsageRecord
 from relaykit.cli import main
@@ -301,3 +303,51 @@ def test_create_puts_the_key_in_a_cache_group(store, capsys) -> None:
     key = store.find(key_digest(secret))
     assert key is not None
     assert key.cache_group == "shared"
+
+
+def test_create_and_update_set_a_keys_budget_downgrade_in_order(store, capsys) -> None:
+    argv = ["keys", "create", *WHERE, "--owner", "team-d", "--daily-usd", "5"]
+    assert main([*argv, "--downgrade", "claude-sonnet-4-5,claude-haiku-4-5"]) == 0
+    key = store.find(key_digest(secret_in(capsys.readouterr().out)))
+    assert key is not None
+    sonnet, haiku = (by_alias(a).anthropic_id for a in ("claude-sonnet-4-5", "claude-haiku-4-5"))
+    assert key.downgrade == (sonnet, haiku)
+    assert main(["keys", "update", key.key_id, *WHERE, "--downgrade", "claude-haiku-4-5"]) == 0
+    assert "downgrade to claude-haiku-4-5" in capsys.readouterr().out
+    assert fresh(store).key_by_id(key.key_id).downgrade == (haiku,)
+    assert main(["keys", "update", key.key_id, *WHERE, "--clear", "downgrade"]) == 0
+    assert fresh(store).key_by_id(key.key_id).downgrade == ()
+
+
+def test_an_unknown_downgrade_model_is_refused(store, capsys) -> None:
+    argv = ["keys", "create", *WHERE, "--owner", "team-d", "--downgrade", "claude-tiny"]
+    assert main(argv) == 2
+    assert "'--downgrade'" in capsys.readouterr().err
+
+
+def test_usage_savings_prices_routed_records_at_the_model_asked_for(store, capsys) -> None:
+    _, key = store.create_key("team-s")
+    haiku, sonnet = by_alias("claude-haiku-4-5"), by_alias("claude-sonnet-4-5")
+    usage = {"input_tokens": 1000, "output_tokens": 2000}
+    at = datetime(2026, 11, 3, 10, tzinfo=UTC)
+    routed = dataclasses.replace(
+        record(key, haiku.anthropic_id, at, str(cost_usd(haiku, usage, premium=False)), 1000),
+        asked_model=sonnet.anthropic_id,
+        route="claude-auto/short",
+    )
+    direct = record(key, sonnet.anthropic_id, at + timedelta(hours=1), "0.05")
+    for one in (routed, direct):
+        store.settle(Admission(key), one)
+    args = ["usage", key.key_id, *WHERE, "--since", "2026-11-01", "--until", "2026-11-05"]
+    assert main([*args, "--savings", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    at_sonnet = cost_usd(sonnet, usage, premium=False)
+    assert Decimal(report["at_asked_usd"]) == at_sonnet + Decimal("0.05")
+    assert Decimal(report["saved_usd"]) == at_sonnet - routed.cost_usd
+    pairs = {(p["asked"], p["served"]): p["requests"] for p in report["by"]}
+    assert pairs == {
+        (sonnet.anthropic_id, haiku.anthropic_id): 1,
+        (sonnet.anthropic_id, sonnet.anthropic_id): 1,
+    }
+    assert main([*args, "--savings"]) == 0
+    assert "saved $" in capsys.readouterr().out

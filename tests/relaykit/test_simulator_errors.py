@@ -78,7 +78,7 @@ def test_a_mid_stream_fault_waits_for_a_stream(sim, bedrock):
 
     invoke(bedrock, messages_body())
 
-    assert control(sim, "faults") == {"pending": ["mid_stream"]}
+    assert control(sim, "faults") == {"pending": ["mid_stream"], "delays": []}
 
 
 def test_an_unknown_fault_name_is_refused(sim):

@@ -48,7 +48,7 @@ def test_client_helper_does_not_retry_by_default(sim, bedrock):
     with pytest.raises(bedrock.exceptions.ThrottlingException):
         invoke(bedrock, messages_body())
 
-    assert control(sim, "faults") == {"pending": ["throttling"]}
+    assert control(sim, "faults") == {"pending": ["throttling"], "delays": []}
 
 
 def test_client_helper_retries_when_asked(sim):
@@ -114,3 +114,18 @@ def test_latency_delays_every_operation():
         invoke(client, messages_body())
 
         assert time.monotonic() - started >= 0.2
+
+
+def test_a_queued_delay_holds_only_the_next_request(sim, bedrock):
+    control(sim, "faults", {"delays": [0.2]})
+    assert control(sim, "faults") == {"pending": [], "delays": [0.2]}
+
+    started = time.monotonic()
+    invoke(bedrock, messages_body())
+    slow = time.monotonic() - started
+    started = time.monotonic()
+    invoke(bedrock, messages_body())
+    fast = time.monotonic() - started
+
+    assert slow >= 0.2 > fast
+    assert control(sim, "faults") == {"pending": [], "delays": []}

@@ -138,6 +138,29 @@ class DeploymentDashboard(Construct):
                     self._graph(f"Relay {site.name}: cache hit rate (%)", hit_rates, HALF),
                 ]
             )
+            # Emitted only by requests a router or a budget downgrade served with another
+            # model than the one asked for (relay/metrics.py), and by hedged or slow streams.
+            rows.append(
+                [
+                    self._graph(
+                        f"Relay {site.name}: routing savings (USD)",
+                        [
+                            metrics.relay(site, namespace, a, "SavedUSD", period=metrics.ONE_DAY)
+                            for a in aliases
+                        ],
+                        HALF,
+                    ),
+                    self._graph(
+                        f"Relay {site.name}: downgrades, hedges, slow failovers",
+                        [
+                            metrics.relay(site, namespace, a, name)
+                            for a in aliases
+                            for name in ("Downgrades", "Hedges", "HedgeWins", "SlowFailovers")
+                        ],
+                        HALF,
+                    ),
+                ]
+            )
         self.dashboard = cw.Dashboard(self, "Dashboard", dashboard_name=props.name)
         for row in rows:
             self.dashboard.add_widgets(*row)

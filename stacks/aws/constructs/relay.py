@@ -254,6 +254,11 @@ class Relay(Construct):
             environment["RELAY_MODEL_ALIASES"] = json.dumps(settings.model_aliases)
         if not settings.family_aliases:
             environment["RELAY_FAMILY_ALIASES"] = "off"
+        # Cost-aware routing (relay/routers.py, relay/downgrade.py); load_config checked both.
+        if settings.routers:
+            environment["RELAY_ROUTERS"] = json.dumps(settings.routers)
+        if settings.budget_downgrade:
+            environment["RELAY_BUDGET_DOWNGRADE"] = ",".join(settings.budget_downgrade)
         if self.cache_table is not None:
             environment["RELAY_CACHE_TABLE_NAME"] = self.cache_table.table_name
         if settings.metrics.per_key:

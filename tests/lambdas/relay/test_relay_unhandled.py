@@ -3,6 +3,7 @@ gets its one usage record, and its budget reservation is released."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 
 from starlette.testclient import TestClient
@@ -40,7 +41,9 @@ class RecordingLedger:
     def __init__(self) -> None:
         self.settled: list[tuple[Admission, UsageRecord]] = []
 
-    def admit(self, key: ApiKey, estimate_usd: Decimal) -> Admission:
+    def admit(
+        self, key: ApiKey, estimate_usd: Decimal, downgrades: Sequence[Decimal] = ()
+    ) -> Admission:
         return Admission(key, reserved_usd=estimate_usd)
 
     def settle(self, admission: Admission, record: UsageRecord) -> None:

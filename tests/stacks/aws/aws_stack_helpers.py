@@ -9,6 +9,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from relay.catalog import DEFAULT_MODEL
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 ACCOUNT = "123456789012"
 PREFIX = "ClaudeRelay"
@@ -42,6 +44,8 @@ FULL_OVERRIDES: dict[str, Any] = {
     "relaykit.alarms.emails": '["ops@example.com"]',
     "relaykit.waf.allowedCountries": '["HK", "SG"]',
     "relaykit.waf.allowedCidrs": '["203.0.113.0/24", "2001:db8::/32"]',
+    "relaykit.routers": json.dumps({"claude-auto": {"default": DEFAULT_MODEL.alias}}),
+    "relaykit.budgetDowngrade": DEFAULT_MODEL.alias,
     "relaykit.modelAccess.useCase": json.dumps(
         {
             "companyName": "Example Ltd",

@@ -396,3 +396,27 @@ def test_a_prefix_and_name_too_long_for_the_role_name_is_refused() -> None:
             [{"name": "relayinsoutheastasia", "region": "ap-southeast-1"}],
             prefix="P" * 31,
         )
+
+
+def test_a_router_rule_naming_an_undeployed_model_fails_synthesis_naming_the_rule() -> None:
+    routers = {"auto": {"default": DEFAULT_MODEL.alias, "rules": [
+        {"name": "hard", "model": OPUS_4_6.alias, "when": {"thinking": True}}
+    ]}}  # fmt: skip
+    expected = (
+        r"relaykit\.routers\['auto'\]\.rules\[0\] \('hard'\): model 'claude-opus-4-6': "
+        "not deployed on the primary relay"
+    )
+    with pytest.raises(ConfigError, match=expected):
+        _load(routers=json.dumps(routers))
+    config = _load(routers=json.dumps(routers), models=f"{DEFAULT_MODEL.alias},{OPUS_4_6.alias}")
+    assert config.settings.routers == routers
+
+
+def test_a_bad_router_regex_and_an_undeployed_downgrade_fail_synthesis() -> None:
+    routers = {"auto": {"default": DEFAULT_MODEL.alias, "rules": [
+        {"name": "r", "model": DEFAULT_MODEL.alias, "when": {"prompt_matches": "["}}
+    ]}}  # fmt: skip
+    with pytest.raises(ConfigError, match="not a valid regular expression"):
+        _load(routers=json.dumps(routers))
+    with pytest.raises(ConfigError, match=r"relaykit\.budgetDowngrade: 'claude-opus-4-6'"):
+        _load(budgetDowngrade=OPUS_4_6.alias)

@@ -591,3 +591,21 @@ def test_hong_kong_relay_reads_the_guardrail_across_regions(synthesis: Any) -> N
     )
     assert "ExportsReader" in json.dumps(env["RELAY_GUARDRAIL_ID"])
     assert "RELAY_GUARDRAIL_VERSION" in env
+
+
+def test_the_relay_function_gets_the_routers_and_the_budget_downgrade(synthesis: Any) -> None:
+    settings = synthesis.deployment.config.settings
+    env = next(
+        f["Properties"]["Environment"]["Variables"]
+        for f in resources(synthesis.templates[RELAY_PRIMARY], "AWS::Lambda::Function").values()
+        if f["Properties"].get("Handler") == "run.sh"
+    )
+    assert json.loads(env["RELAY_ROUTERS"]) == settings.routers
+    assert env["RELAY_BUDGET_DOWNGRADE"] == ",".join(settings.budget_downgrade)
+
+
+def test_the_dashboard_shows_routing_savings_from_the_relays_metric(synthesis: Any) -> None:
+    body = json.dumps(resources(synthesis.templates[OBSERVABILITY], "AWS::CloudWatch::Dashboard"))
+    assert "routing savings (USD)" in body
+    for metric in ("SavedUSD", "Downgrades", "Hedges", "SlowFailovers"):
+        assert metric in body, metric

@@ -1,0 +1,132 @@
+"""Latency failover and hedging through the simulator: a route slow to its first byte is left for
+the next one, and a hedged stream's loser is cancelled and metered."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import pytest
+from relay_harness import Gateway, Relay, running_gateway, start_relay
+from relay_wire import user
+
+from relay.catalog import DEFAULT_MODEL
+from relay.latency import HedgePolicy, LatencyConfigError, parse_deadlines, parse_hedge
+from relay.settings import parse_fallbacks
+from relaykit.simulator import SimulatorServer
+
+MODEL = DEFAULT_MODEL.alias
+FALLBACKS = parse_fallbacks(json.dumps({MODEL: ["bedrock:us-west-2"]}))
+SLOW = 0.8  # seconds the slow request is held; every bound below is well inside it
+
+
+@pytest.fixture(scope="module")
+def relay() -> Iterator[Relay]:
+    with SimulatorServer() as simulator:
+        server = start_relay(
+            simulator,
+            fallbacks=FALLBACKS,
+            retry_attempts=1,
+            ttfb_deadlines=parse_deadlines('{"bedrock/us-east-1": 150}'),
+        )
+        try:
+            yield Relay(server.url, simulator)
+        finally:
+            server.stop()
+
+
+def test_a_stream_slower_than_its_deadline_is_served_by_the_next_route(relay: Relay) -> None:
+    relay.simulator.state.reset()
+    relay.simulator.state.faults.delay([SLOW])
+    started = time.monotonic()
+    with relay.client().messages.stream(model=MODEL, max_tokens=20, messages=user("hi")) as s:
+        backend = s.response.headers["x-relay-backend"]
+        text = s.get_final_text()
+    assert backend == "bedrock/us-west-2"
+    assert text
+    assert time.monotonic() - started < SLOW
+    assert relay.reached_backend() == 2
+
+
+def test_a_fast_stream_stays_on_its_route(relay: Relay) -> None:
+    relay.simulator.state.reset()
+    with relay.client().messages.stream(model=MODEL, max_tokens=20, messages=user("hi")) as s:
+        assert s.response.headers["x-relay-backend"] == "bedrock/us-east-1"
+    assert relay.reached_backend() == 1
+
+
+def test_a_non_streamed_request_is_not_cut(relay: Relay) -> None:
+    relay.simulator.state.reset()
+    relay.simulator.state.faults.delay([0.3])
+    raw = relay.client().messages.with_raw_response.create(
+        model=MODEL, max_tokens=20, messages=user("hi")
+    )
+    assert raw.headers["x-relay-backend"] == "bedrock/us-east-1"
+    assert relay.reached_backend() == 1
+
+
+@pytest.fixture(scope="module")
+def gateway() -> Iterator[Gateway]:
+    hedge = HedgePolicy(percentile=50, min_samples=3, max_input_tokens=1000)
+    with running_gateway(fallbacks=FALLBACKS, retry_attempts=1, hedge=hedge) as running:
+        yield running
+
+
+def _warm(gateway: Gateway, secret: str) -> None:
+    """Three fast streams: the samples the hedge's percentile is taken over."""
+    for _ in range(3):
+        with gateway.client_for(secret).messages.stream(
+            model=MODEL, max_tokens=5, messages=user("warm")
+        ) as s:
+            s.get_final_message()
+
+
+def test_a_hedged_stream_wins_and_its_slow_loser_is_cancelled_and_metered(
+    gateway: Gateway,
+) -> None:
+    secret, key = gateway.store.create_key("team-hedge")
+    _warm(gateway, secret)
+    gateway.simulator.state.reset()
+    gateway.simulator.state.faults.delay([SLOW])
+    started = time.monotonic()
+    with gateway.client_for(secret).messages.stream(
+        model=MODEL, max_tokens=20, messages=user("hedge me")
+    ) as s:
+        backend = s.response.headers["x-relay-backend"]
+        message = s.get_final_message()
+    assert time.monotonic() - started < SLOW
+    assert backend == "bedrock/us-west-2"
+    assert gateway.reached_backend() == 2
+    records = gateway.usage_records(key.key_id, 5)
+    lost = [r for r in records if r.status == "hedge_lost"]
+    assert len(lost) == 1
+    assert lost[0].backend == "bedrock/us-east-1"
+    # Cancelled before its first byte: the prompt's input, as the winner counted it, no output.
+    assert lost[0].input_tokens == message.usage.input_tokens > 0
+    assert lost[0].output_tokens == 0
+    assert lost[0].cost_usd > 0
+    winner = next(r for r in records if r.request_id == lost[0].request_id.removesuffix("-hedge"))
+    assert winner.status == "ok"
+
+
+def test_a_request_over_the_hedge_size_is_not_hedged(gateway: Gateway) -> None:
+    secret, _ = gateway.store.create_key("team-big")
+    _warm(gateway, secret)
+    gateway.simulator.state.reset()
+    gateway.simulator.state.faults.delay([0.3])
+    with gateway.client_for(secret).messages.stream(
+        model=MODEL, max_tokens=20, messages=user("word " * 1000)
+    ) as s:
+        assert s.response.headers["x-relay-backend"] == "bedrock/us-east-1"
+    assert gateway.reached_backend() == 1
+
+
+def test_latency_settings_are_checked() -> None:
+    assert parse_deadlines("5000") == (("*", 5.0),)
+    with pytest.raises(LatencyConfigError, match="RELAY_TTFB_DEADLINE_MS"):
+        parse_deadlines('{"*": -1}')
+    with pytest.raises(LatencyConfigError, match=r"RELAY_HEDGE\.percentile"):
+        parse_hedge('{"percentile": 100}')
+    with pytest.raises(LatencyConfigError, match=r"RELAY_HEDGE\.hedges"):
+        parse_hedge('{"hedges": 2}')

@@ -47,12 +47,10 @@ class HttpSettings:
 
 @cache
 def _tls() -> ssl.SSLContext:
-    # certifi's CA bundle when it ships (as with botocore), else the system's.
-    try:
-        import certifi
-    except ImportError:
-        return ssl.create_default_context()
-    return ssl.create_default_context(cafile=certifi.where())
+    # The CA bundle botocore's own clients verify AWS with (certifi's if it ships, else its own).
+    from botocore.httpsession import get_cert_path
+
+    return ssl.create_default_context(cafile=get_cert_path(True))
 
 
 class _Connection:

@@ -83,7 +83,7 @@ def main() -> None:
         relay = servers(sim.url, Path("litellm"), Path(tmp))["relay"]
         relay.start(free_port())
         try:
-            output = Path(tmp) / "profile.txt"
+            output = LOGS / f"profile-{args.scenario}-{args.callers}.txt"
             spy = subprocess.Popen(
                 [str(PY_SPY), "record", "--pid", str(relay.pid), "--duration",
                  str(int(args.seconds)), "--rate", "250", "--format", "raw",
@@ -102,6 +102,7 @@ def main() -> None:
             f"{cell.cpu_ms:.2f} ms CPU per request, {cell.errors} errors"
         )
         summarise(output.read_text(), args.top)
+        print(f"\ncollapsed stacks (for flamegraph tools): {output}")
 
 
 if __name__ == "__main__":

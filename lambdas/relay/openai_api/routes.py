@@ -18,7 +18,6 @@ from starlette.routing import Route
 from relay import sse
 from relay.backends.base import Event
 from relay.openai_api import response, stream
-from relay.openai_api.request import translate
 from relay.routes import Handlers
 
 CHAT = "openai.chat_completions"
@@ -51,6 +50,9 @@ class OpenAIHandlers:
 
     async def chat_completions(self, request: Request) -> Response:
         await self._authenticate(request)
+        # Imported on the first chat call: its pydantic models are no part of a Messages cold start.
+        from relay.openai_api.request import translate
+
         chat = translate(await self.handlers.read_json(request))
         request.state.facts["api"] = "openai"
         if chat.dropped:

@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncIterator
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from relay import sse
@@ -62,11 +62,7 @@ class OpenAIHandlers:
         created = int(time.time())
         if exchange.events is not None:
             chunks = stream.ChunkStream(created, chat.include_usage)
-            return StreamingResponse(
-                sse.coalesced(_encoded(chunks, exchange.events)),
-                media_type="text/event-stream",
-                headers={**exchange.headers, "cache-control": "no-cache"},
-            )
+            return sse.EventStreamResponse(_encoded(chunks, exchange.events), exchange.headers)
         assert exchange.message is not None
         return JSONResponse(
             response.completion(exchange.message, created), headers=exchange.headers

@@ -414,7 +414,7 @@ def versions(litellm: Path | None) -> list[str]:
         f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
         f"python {platform.python_version()}; relay at {commit}; "
         + ", ".join(
-            f"{p} {metadata.version(p)}" for p in ("starlette", "uvicorn", "botocore", "httpx")
+            f"{p} {metadata.version(p)}" for p in ("starlette", "uvicorn", "botocore", "h11")
         ),
     ]
     if litellm is not None:

@@ -70,6 +70,10 @@ def lambda_env(bundle: Path, simulator: str) -> dict[str, str]:
         "AWS_ACCESS_KEY_ID": "simulator",
         "AWS_SECRET_ACCESS_KEY": "simulator",
         "AWS_REGION": "us-east-1",
+        # Lambda's code folder is read-only; file modes alone do not stop root from writing
+        # `__pycache__` into the bundle (which made "without bytecode" runs after the first
+        # measure a compiled bundle), so Python is told not to write bytecode at all.
+        "PYTHONDONTWRITEBYTECODE": "1",
     }
 
 

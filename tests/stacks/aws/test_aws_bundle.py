@@ -111,7 +111,12 @@ def test_the_relay_imports_and_builds_from_the_read_only_bundle(bundle: Path) ->
         # by the bundle's).
         result = subprocess.run(
             [sys.executable, "-S", "-c", BUILD_AND_SERVE],
-            env={"PYTHONPATH": str(bundle), "PATH": os.environ.get("PATH", "")},
+            # Read-only modes do not stop root; Lambda's read-only folder does.
+            env={
+                "PYTHONPATH": str(bundle),
+                "PATH": os.environ.get("PATH", ""),
+                "PYTHONDONTWRITEBYTECODE": "1",
+            },
             capture_output=True,
             text=True,
             check=False,

@@ -18,6 +18,10 @@ LiteLLM is installed by this script, pinned, into its own virtual environment un
 .tools/bench-litellm-<version> (with uv from PyPI, on first use only).
 
     .venv/bin/python bench/compare.py [--rounds 2] [--seconds 5] [--only relay,raw]
+
+`--before DIR` adds a fourth system, "before": the relay from another checkout's `lambdas/`
+(e.g. `git archive <commit> lambdas | tar -x -C /tmp/before`), measured in the same interleaved
+rounds, so that a change is judged against its predecessor under the same load.
 """
 
 from __future__ import annotations
@@ -63,7 +67,7 @@ PROMPT = "Benchmark, please."
 MAX_TOKENS = 64
 CALLERS = (1, 32, 128)
 SCENARIOS = ("invoke", "stream", "chat")
-SYSTEMS = ("raw", "relay", "litellm")
+SYSTEMS = ("raw", "relay", "before", "litellm")
 Call = Callable[[Connection], Awaitable[float]]
 
 
@@ -172,7 +176,9 @@ class Server:
         return self.proc.pid
 
 
-def servers(simulator: str, litellm: Path, directory: Path) -> dict[str, Server]:
+def servers(
+    simulator: str, litellm: Path, directory: Path, before: Path | None = None
+) -> dict[str, Server]:
     relay_env = {
         "RELAY_BEDROCK_REGION": REGION,
         "RELAY_BEDROCK_ENDPOINT_URL": simulator,
@@ -187,24 +193,17 @@ def servers(simulator: str, litellm: Path, directory: Path) -> dict[str, Server]
         "LITELLM_LOG": "ERROR",
     }
     config = litellm_config(simulator, directory)
+    relay_args = [
+        PYTHON, "-m", "uvicorn", "relay.app:create_app", "--factory", "--host", "127.0.0.1",
+        "--port", "{port}", "--log-level", "warning", "--no-access-log",
+    ]  # fmt: skip
     return {
-        "relay": Server(
-            "relay",
-            [
-                PYTHON,
-                "-m",
-                "uvicorn",
-                "relay.app:create_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "{port}",
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
-            relay_env,
+        "relay": Server("relay", relay_args, relay_env, "/health"),
+        # The same server on another checkout's relay code (first on the path).
+        "before": Server(
+            "before",
+            relay_args,
+            {**relay_env, "PYTHONPATH": f"{before}{os.pathsep}{ROOT}"},
             "/health",
         ),
         "litellm": Server(
@@ -291,8 +290,9 @@ def calls(system: str) -> dict[str, Call]:
             "stream": lambda c: _ttft(c, stream_path, invoke_body, sse=False),
             "chat": lambda c: _plain(c, MODEL_PATH + "/converse", CONVERSE),
         }
-    invoke_model = DEFAULT_MODEL.alias if system == "relay" else "claude-invoke"
-    chat_model = DEFAULT_MODEL.alias if system == "relay" else "claude-chat"
+    relay = system in ("relay", "before")
+    invoke_model = DEFAULT_MODEL.alias if relay else "claude-invoke"
+    chat_model = DEFAULT_MODEL.alias if relay else "claude-chat"
     messages = {"model": invoke_model, **ANTHROPIC}
     return {
         "invoke": lambda c: _plain(c, "/v1/messages", messages),
@@ -358,7 +358,7 @@ def cold_start(server: Server, port: int, runs: int) -> float:
 
     def first(url: str) -> bool:
         body = {
-            "model": DEFAULT_MODEL.alias if server.name == "relay" else "claude-invoke",
+            "model": "claude-invoke" if server.name == "litellm" else DEFAULT_MODEL.alias,
             **ANTHROPIC,
         }
         headers = {"x-api-key": KEY, "authorization": f"Bearer {KEY}"}
@@ -414,7 +414,7 @@ def versions(litellm: Path | None) -> list[str]:
         f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
         f"python {platform.python_version()}; relay at {commit}; "
         + ", ".join(
-            f"{p} {metadata.version(p)}" for p in ("starlette", "uvicorn", "botocore", "httpx")
+            f"{p} {metadata.version(p)}" for p in ("starlette", "uvicorn", "botocore", "h11")
         ),
     ]
     if litellm is not None:
@@ -475,6 +475,23 @@ def report(
                     f"{relay.rate / max(peer.rate, 1e-9):.1f}x | "
                     f"{peer.cpu_ms / max(relay.cpu_ms, 1e-9):.1f}x |"
                 )
+    if {"relay", "before"} <= set(systems):
+        print("\n| after / before | callers | added p50 | req/s | CPU ms/req |")
+        print("|---|---|---|---|---|")
+        for scenario in SCENARIOS:
+            for callers in CALLERS:
+                raw, after, before = (
+                    cells.get((scenario, callers, s)) for s in ("raw", "relay", "before")
+                )
+                if after is None or before is None:
+                    continue
+                base = raw.q(0.5) if raw else 0.0
+                print(
+                    f"| {scenario} | {callers} | "
+                    f"{(after.q(0.5) - base) / max(before.q(0.5) - base, 1e-5):.2f}x | "
+                    f"{after.rate / max(before.rate, 1e-9):.2f}x | "
+                    f"{after.cpu_ms / max(before.cpu_ms, 1e-9):.2f}x |"
+                )
 
 
 def main() -> None:
@@ -485,10 +502,14 @@ def main() -> None:
     parser.add_argument(
         "--cold-runs", type=int, default=3, help="fresh starts per server (0: no cold start)"
     )
-    parser.add_argument("--only", default=",".join(SYSTEMS), help="systems, e.g. raw,relay")
+    parser.add_argument(
+        "--only", default="raw,relay,litellm", help="systems, e.g. raw,relay (default: no before)"
+    )
+    parser.add_argument("--before", type=Path, help="another checkout's lambdas/ (adds 'before')")
     parser.add_argument("--litellm-version", default=LITELLM_VERSION)
     args = parser.parse_args()
-    systems = tuple(s for s in SYSTEMS if s in args.only.split(","))
+    wanted = args.only.split(",") + (["before"] if args.before else [])
+    systems = tuple(s for s in SYSTEMS if s in wanted)
 
     LOGS.mkdir(exist_ok=True)
     litellm = litellm_python(args.litellm_version) if "litellm" in systems else None
@@ -497,7 +518,7 @@ def main() -> None:
     cells: dict[tuple[str, int, str], Cell] = {}
     rss: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp, simulator() as sim:
-        peers = servers(sim.url, litellm or Path("litellm"), Path(tmp))
+        peers = servers(sim.url, litellm or Path("litellm"), Path(tmp), args.before)
         running = {name: peers[name] for name in systems if name != "raw"}
         try:
             for server in running.values():

@@ -13,6 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 
@@ -77,16 +78,19 @@ def runtime_endpoint(region: str, endpoint_url: str | None) -> str:
 
 
 def http_probe(endpoint: str, timeout: float = PROBE_TIMEOUT_SECONDS) -> Probe:
-    """A probe sending one unsigned `GET /` to `endpoint`."""
+    """A probe sending one unsigned `GET /` to `endpoint` on a connection of its own, so each
+    probe proves that a new connection (DNS, TCP, TLS) to the region can be opened."""
 
     async def probe() -> str | None:
-        import httpx  # the Bedrock backend's client library; only once a probe runs
+        from relay.backends.http1 import HttpSettings, Pool, TransportError
 
+        pool = Pool(endpoint, HttpSettings(connect_timeout=timeout, read_timeout=timeout))
         try:
-            async with httpx.AsyncClient(timeout=timeout) as client:
-                response = await client.get(endpoint.rstrip("/") + "/")
-        except httpx.HTTPError as error:
+            response = await pool.send("GET", "/", {"host": urlsplit(endpoint).netloc}, b"")
+        except TransportError as error:
             return type(error).__name__
+        finally:
+            pool.close()
         if response.status_code >= 500:
             return f"HTTP {response.status_code}"
         return None

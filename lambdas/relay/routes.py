@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import anyio
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 
 from relay import offload, sse
 from relay.auth import authenticate, authorize, permits
@@ -128,11 +128,7 @@ class Handlers:
     async def messages(self, request: Request) -> Response:
         exchange = await self.exchange(request, await self.read_json(request))
         if exchange.events is not None:
-            return StreamingResponse(
-                sse.coalesced(sse.encode_stream(exchange.events)),
-                media_type="text/event-stream",
-                headers={**exchange.headers, "cache-control": "no-cache"},
-            )
+            return sse.EventStreamResponse(sse.encode_stream(exchange.events), exchange.headers)
         return JSONResponse(exchange.message, headers=exchange.headers)
 
     async def exchange(self, request: Request, body: object) -> Exchange:

@@ -56,7 +56,8 @@ class Backends:
     def _build(self, kind: str, region: str) -> Backend:
         if kind == "bedrock":
             from relay.backends.bedrock import BedrockBackend
-            from relay.backends.signed_http import AsyncClients, HttpSettings
+            from relay.backends.http1 import HttpSettings
+            from relay.backends.signed_http import AsyncClients
 
             if self._clients is None:
                 timeouts = HttpSettings(self.settings.connect_timeout, self.settings.read_timeout)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import anyio
+from starlette.responses import StreamingResponse
+from starlette.types import Send
 
 PING = b'event: ping\ndata: {"type":"ping"}\n\n'
 
@@ -38,11 +40,12 @@ async def encode_stream(events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[
 _readers: set[asyncio.Task[None]] = set()
 
 
-async def coalesced(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """`chunks` in as few writes as possible, never waiting for one: a task reads ahead, and each
-    write takes everything it has read so far. Every chunk of a stream cost one write (and one
-    pass through the server's send path); events parsed from one provider read now share one.
-    The first chunk is written as soon as it is read, so the time to first token is unchanged."""
+async def batches(chunks: AsyncIterator[bytes]) -> AsyncIterator[tuple[bytes, bool]]:
+    """`chunks` joined into batches, each with whether it is the last: a task reads ahead, and
+    each batch takes everything it has read so far. Every chunk of a stream cost one write (and
+    one pass through the server's send path); events parsed from one provider read now share
+    one. The first chunk is passed on as soon as it is read, so the time to first token is
+    unchanged."""
     queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue()
     # Cancelled the anyio way, so that the stream's shielded cleanup (metering) still runs.
     scope = anyio.CancelScope()
@@ -66,12 +69,13 @@ async def coalesced(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
             batch = [await queue.get()]
             while not queue.empty():
                 batch.append(queue.get_nowait())
-            done = batch[-1] is None or isinstance(batch[-1], BaseException)
+            done = batch[-1] is None
             data = b"".join(c for c in batch if isinstance(c, bytes))
-            if data:
-                yield data
             if isinstance(batch[-1], BaseException):
+                if data:
+                    yield data, False
                 raise batch[-1]
+            yield data, done
             if done:
                 return
     finally:
@@ -79,3 +83,28 @@ async def coalesced(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         # the provider, metering) then runs in the reader, which is not awaited: the writer is
         # being cancelled itself.
         scope.cancel()
+
+
+async def _nothing() -> AsyncIterator[bytes]:
+    return
+    yield  # an async generator that yields nothing
+
+
+class EventStreamResponse(StreamingResponse):
+    """A stream of server-sent events in batches (`batches`); the last batch ends the body in
+    the same write, where Starlette's StreamingResponse writes one more, empty, chunk."""
+
+    def __init__(self, chunks: AsyncIterator[bytes], headers: Mapping[str, str]) -> None:
+        # Starlette's own disconnect handling stays: it runs `stream_response` below.
+        super().__init__(
+            _nothing(),
+            media_type="text/event-stream",
+            headers={**headers, "cache-control": "no-cache"},
+        )
+        self._batches = batches(chunks)
+
+    async def stream_response(self, send: Send) -> None:
+        start = {"type": "http.response.start", "status": self.status_code}
+        await send({**start, "headers": self.raw_headers})
+        async for data, last in self._batches:
+            await send({"type": "http.response.body", "body": data, "more_body": not last})

@@ -1,6 +1,6 @@
 """Amazon Bedrock Runtime's InvokeModel, its streaming twin and CountTokens, on the event loop.
 
-Requests are signed by botocore and sent by httpx (`relay.backends.signed_http` says why); the
+Requests are signed by botocore and sent by `relay.backends.http1` (`signed_http` says why); the
 event stream is parsed by botocore's own decoder. The Anthropic body goes through unchanged
 (built by `relay.policy`); Bedrock's errors, timeouts and broken connections become Anthropic
 errors here, faithfully, so clients retry what is retryable and nothing else.
@@ -14,11 +14,11 @@ from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import quote
 
-import httpx
 from botocore.eventstream import EventStreamBuffer, EventStreamMessage
 
 from relay.backends.base import Call, Event, Metrics, Stream
-from relay.backends.signed_http import AsyncClients, HttpSettings, NoCredentials, SignedHttp
+from relay.backends.http1 import ConnectFailed, HttpSettings, Response, TimedOut, TransportError
+from relay.backends.signed_http import AsyncClients, NoCredentials, SignedHttp, SignedRequest
 from relay.errors import ApiError, ErrorType
 
 if TYPE_CHECKING:
@@ -109,7 +109,7 @@ class BedrockBackend:
             headers["X-Amzn-Bedrock-GuardrailVersion"] = self._settings.guardrail_version
         return headers
 
-    def _request(self, path: str, body: dict[str, Any], headers: dict[str, str]) -> httpx.Request:
+    def _request(self, path: str, body: dict[str, Any], headers: dict[str, str]) -> SignedRequest:
         try:
             return self._http.request(path, json.dumps(body).encode(), headers)
         except NoCredentials:
@@ -124,7 +124,7 @@ class BedrockBackend:
         with _TransportErrors():
             response = await self._http.send(request)
         _raise_for_error(response)
-        message: dict[str, Any] = response.json()
+        message: dict[str, Any] = json.loads(response.content)
         headers = response.headers
         metrics = Metrics(
             input_tokens=_int(headers.get("x-amzn-bedrock-input-token-count")),
@@ -149,16 +149,16 @@ class BedrockBackend:
             response = await self._http.send(request, stream=True)
         if response.status_code >= 300:
             with _TransportErrors():
-                await response.aread()
+                await response.read()
             await response.aclose()
             _raise_for_error(response)
         metrics = Metrics(provider_request_id=response.headers.get("x-amzn-requestid"))
         return Stream(self._events(response, metrics), metrics, response.aclose)
 
-    async def _events(self, response: httpx.Response, metrics: Metrics) -> AsyncIterator[Event]:
+    async def _events(self, response: Response, metrics: Metrics) -> AsyncIterator[Event]:
         decoder = EventStreamBuffer()
         with _TransportErrors():
-            async for data in response.aiter_raw():
+            async for data in response.chunks():
                 decoder.add_data(data)
                 for message in decoder:
                     event = _stream_event(message, metrics)
@@ -173,7 +173,7 @@ class BedrockBackend:
         with _TransportErrors():
             response = await self._http.send(request)
         _raise_for_error(response)
-        return int(response.json()["inputTokens"])
+        return int(json.loads(response.content)["inputTokens"])
 
 
 def _path(model_id: str, operation: str) -> str:
@@ -201,7 +201,7 @@ def _stream_event(message: EventStreamMessage, metrics: Metrics) -> Event | None
     return event
 
 
-def _raise_for_error(response: httpx.Response) -> None:
+def _raise_for_error(response: Response) -> None:
     """Bedrock's rest-json error: the code in `x-amzn-ErrorType` (or `__type`), then a message."""
     status = response.status_code
     if status < 300:
@@ -227,8 +227,9 @@ def _message(payload: bytes) -> str:
 
 
 class _TransportErrors:
-    """Turns httpx's timeouts and broken connections inside a `with` block into ApiError: before
-    a stream's first byte (retried, failed over) and after it (an error event) alike."""
+    """Turns the transport's timeouts and broken connections inside a `with` block into
+    ApiError: before a stream's first byte (retried, failed over) and after it (an error event)
+    alike."""
 
     def __enter__(self) -> None:
         return None
@@ -236,15 +237,15 @@ class _TransportErrors:
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, _: Any
     ) -> Literal[False]:
-        if isinstance(error, httpx.TimeoutException):
+        if isinstance(error, TimedOut):
             raise ApiError(
                 ErrorType.TIMEOUT, "Bedrock did not answer in time.", "bedrock:timeout"
             ) from error
-        if isinstance(error, httpx.ConnectError):
+        if isinstance(error, ConnectFailed):
             raise ApiError(
                 ErrorType.API, "Bedrock could not be reached.", "bedrock:unreachable"
             ) from error
-        if isinstance(error, httpx.TransportError):
+        if isinstance(error, TransportError):
             raise ApiError(
                 ErrorType.API, "The connection to Bedrock broke.", "bedrock:connection"
             ) from error

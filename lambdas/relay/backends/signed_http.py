@@ -1,13 +1,11 @@
 """SigV4-signed requests to an AWS service on the event loop: botocore's signer and credential
-chain, httpx for the wire.
+chain, `relay.backends.http1` for the wire.
 
 Why not boto3 on worker threads (as before): its calls shared anyio's 40-thread limiter with
 everything else, so the 41st concurrent model call waited; here a signer is built once per region
 and no call needs a thread or botocore's per-call request building and event hooks. Why not
 aiobotocore, which would also lift the ceiling: it adds ~13 MB installed / 3.5 MB zipped (aiohttp
-and friends) and ~4x the import time, and pins botocore to its own release; httpx adds ~1 MB /
-0.3 MB (bench/RESULTS.md, which also records the per-request cost still to win back at moderate
-concurrency).
+and friends) and ~4x the import time, and pins botocore to its own release (bench/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -18,10 +16,12 @@ import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
-import httpx
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
+
+from relay.backends.http1 import HttpSettings, Pool, Response
 
 if TYPE_CHECKING:
     from botocore.credentials import Credentials
@@ -32,40 +32,32 @@ class NoCredentials(Exception):
 
 
 @dataclass(frozen=True)
-class HttpSettings:
-    connect_timeout: float
-    # Between two reads of a response, streamed or not (as botocore's read_timeout).
-    read_timeout: float
-    # None: no ceiling of the relay's own; the server's concurrency limit bounds the calls.
-    max_connections: int | None = None
-    max_keepalive: int = 64
+class SignedRequest:
+    """A signed POST, ready to send: path (percent-encoded), headers (with Host), body."""
+
+    path: str
+    headers: dict[str, str]
+    body: bytes
 
 
 class AsyncClients:
-    """One pooled httpx client per running event loop: a pool's connections belong to the loop
-    that opened them (tests and tools may run several loops one after another)."""
+    """Connection pools per running event loop and endpoint: a connection belongs to the loop
+    that opened it (tests and tools may run several loops one after another)."""
 
     def __init__(self, settings: HttpSettings) -> None:
         self._settings = settings
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient]
-        self._clients = weakref.WeakKeyDictionary()
+        self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Pool]]
+        self._pools = weakref.WeakKeyDictionary()
 
-    def current(self) -> httpx.AsyncClient:
+    def pool(self, origin: str) -> Pool:
         loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            settings = self._settings
-            client = httpx.AsyncClient(
-                timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
-                limits=httpx.Limits(
-                    max_connections=settings.max_connections,
-                    max_keepalive_connections=settings.max_keepalive,
-                ),
-                # Credentials come from botocore's chain only, never from a .netrc.
-                trust_env=False,
-            )
-            self._clients[loop] = client
-        return client
+        pools = self._pools.get(loop)
+        if pools is None:
+            pools = self._pools[loop] = {}
+        pool = pools.get(origin)
+        if pool is None:
+            pool = pools[origin] = Pool(origin, self._settings)
+        return pool
 
 
 class SignedHttp:
@@ -84,6 +76,13 @@ class SignedHttp:
         self._credentials = credentials
         self._service, self._region = service, region
         self._endpoint = endpoint.rstrip("/")
+        parts = urlsplit(self._endpoint)
+        self._origin = f"{parts.scheme}://{parts.netloc}"
+        self._prefix = parts.path
+        # Signed and sent as is: lower case, without a default port (as botocore derives it).
+        default = {"https": 443, "http": 80}.get(parts.scheme)
+        port = f":{parts.port}" if parts.port and parts.port != default else ""
+        self._host = f"{parts.hostname}{port}"
         self._user_agent = user_agent
         self._signer: SigV4Auth | None = None
         self._lock = threading.Lock()
@@ -99,15 +98,18 @@ class SignedHttp:
                 self._signer = SigV4Auth(credentials, self._service, self._region)
             return self._signer
 
-    def request(self, path: str, body: bytes, headers: Mapping[str, str]) -> httpx.Request:
+    def request(self, path: str, body: bytes, headers: Mapping[str, str]) -> SignedRequest:
         """A signed POST of `body` to `path` (already percent-encoded)."""
-        url = self._endpoint + path
         signed = AWSRequest(
-            method="POST", url=url, data=body, headers={**headers, "User-Agent": self._user_agent}
+            method="POST",
+            url=self._endpoint + path,
+            data=body,
+            headers={**headers, "Host": self._host, "User-Agent": self._user_agent},
         )
         # Signing reads frozen credentials; botocore refreshes expiring ones (rarely, briefly).
         self._sigv4().add_auth(signed)
-        return httpx.Request("POST", url, content=body, headers=dict(signed.headers.items()))
+        return SignedRequest(self._prefix + path, dict(signed.headers.items()), body)
 
-    async def send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response:
-        return await self._clients.current().send(request, stream=stream)
+    async def send(self, request: SignedRequest, *, stream: bool = False) -> Response:
+        pool = self._clients.pool(self._origin)
+        return await pool.send("POST", request.path, request.headers, request.body, stream=stream)

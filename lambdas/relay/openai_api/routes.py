@@ -12,13 +12,12 @@ import time
 from collections.abc import AsyncIterator
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from relay import sse
 from relay.backends.base import Event
 from relay.openai_api import response, stream
-from relay.openai_api.request import translate
 from relay.routes import Handlers
 
 CHAT = "openai.chat_completions"
@@ -51,6 +50,9 @@ class OpenAIHandlers:
 
     async def chat_completions(self, request: Request) -> Response:
         await self._authenticate(request)
+        # Imported on the first chat call: its pydantic models are no part of a Messages cold start.
+        from relay.openai_api.request import translate
+
         chat = translate(await self.handlers.read_json(request))
         request.state.facts["api"] = "openai"
         if chat.dropped:
@@ -60,11 +62,7 @@ class OpenAIHandlers:
         created = int(time.time())
         if exchange.events is not None:
             chunks = stream.ChunkStream(created, chat.include_usage)
-            return StreamingResponse(
-                sse.coalesced(_encoded(chunks, exchange.events)),
-                media_type="text/event-stream",
-                headers={**exchange.headers, "cache-control": "no-cache"},
-            )
+            return sse.EventStreamResponse(_encoded(chunks, exchange.events), exchange.headers)
         assert exchange.message is not None
         return JSONResponse(
             response.completion(exchange.message, created), headers=exchange.headers

@@ -50,7 +50,7 @@ def test_health_is_ok_while_the_simulator_answers_and_503_once_it_is_down() -> N
     body = down.json()
     assert body["status"] == "unhealthy"
     assert body["bedrock"]["reachable"] is False
-    assert body["bedrock"]["reason"] == "ConnectError"
+    assert body["bedrock"]["reason"] == "ConnectFailed"
 
 
 def test_a_probe_result_is_reused_within_its_ttl_so_an_outage_shows_after_it() -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from stacks.aws.bundling import Platform, write_bundle
+from stacks.aws.bundling import PYTHON_VERSION, RUNTIME, Platform, bytecode_compiler, write_bundle
 from stacks.aws.config import Architecture
 
 # The issue's target for the zipped Lambda package.
@@ -62,6 +62,30 @@ def test_the_bundle_carries_hash_checked_bytecode(bundle: Path) -> None:
     assert int.from_bytes(compiled.read_bytes()[4:8], "little") == 0b01
 
 
+@pytest.fixture(scope="module")
+def runtime_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundle as `cdk synth` builds it here: the Lambda runtime's Python, not this one."""
+    output = tmp_path_factory.mktemp("relay-bundle-runtime")
+    write_bundle(output, Platform(HOST.architecture))
+    return output
+
+
+def test_the_bundle_is_built_for_the_runtime_it_deploys_to() -> None:
+    assert RUNTIME.name == f"python{PYTHON_VERSION}"
+
+
+def test_bytecode_is_the_runtimes_own_or_absent(runtime_bundle: Path) -> None:
+    # Lambda's Python reads only .pyc files of its own minor version (the cache tag): any other
+    # would be dead weight, and a bundle compiled with none compiles at every cold start.
+    tag = "cpython-" + PYTHON_VERSION.replace(".", "")
+    compiled = sorted(runtime_bundle.rglob("*.pyc"))
+    assert {path.name.split(".")[-2] for path in compiled} <= {tag}
+    if bytecode_compiler(PYTHON_VERSION) is None:
+        assert compiled == []
+    else:
+        assert (runtime_bundle / "relay" / "__pycache__" / f"app.{tag}.pyc").is_file()
+
+
 def set_writable(root: Path, writable: bool) -> None:
     for path in [root, *root.rglob("*")]:
         mode = path.stat().st_mode
@@ -87,7 +111,12 @@ def test_the_relay_imports_and_builds_from_the_read_only_bundle(bundle: Path) ->
         # by the bundle's).
         result = subprocess.run(
             [sys.executable, "-S", "-c", BUILD_AND_SERVE],
-            env={"PYTHONPATH": str(bundle), "PATH": os.environ.get("PATH", "")},
+            # Read-only modes do not stop root; Lambda's read-only folder does.
+            env={
+                "PYTHONPATH": str(bundle),
+                "PATH": os.environ.get("PATH", ""),
+                "PYTHONDONTWRITEBYTECODE": "1",
+            },
             capture_output=True,
             text=True,
             check=False,

@@ -688,6 +688,20 @@ class Catalog:
 CATALOG = Catalog(MODELS)
 
 
+def batch_prices(model: Model) -> Prices:
+    """The model's prices in a batch (Bedrock batch inference, the Claude API's Message
+    Batches): every token at `BATCH_PRICE_FACTOR` of its on-demand price."""
+    prices = model.prices
+    return Prices(
+        input=prices.input * BATCH_PRICE_FACTOR,
+        output=prices.output * BATCH_PRICE_FACTOR,
+        cache_write_5m=prices.cache_write_5m * BATCH_PRICE_FACTOR,
+        cache_write_1h=prices.cache_write_1h * BATCH_PRICE_FACTOR,
+        cache_read=prices.cache_read * BATCH_PRICE_FACTOR,
+        source=_BEDROCK_BATCH,
+    )
+
+
 def resolve(name: str) -> Resolved:
     """Find a model of the shipped catalog by any of its names (see `Catalog.resolve`)."""
     return CATALOG.resolve(name)

@@ -269,12 +269,12 @@ class DynamoStore:
 
     # Ledger.
 
-    def admit(self, key: ApiKey, estimate_usd: Decimal) -> Admission:
+    def admit(self, key: ApiKey, estimate_usd: Decimal, *, whole: bool = False) -> Admission:
         clock = self._clock()
         minute = int(clock // 60)
         with _unavailable("check this key's limits"):
             headers = self._count_request(key, minute, clock) if key.rpm or key.tpm else {}
-            reserved = self._reserve(key, estimate_usd) if key.budgeted else 0
+            reserved = self._reserve(key, estimate_usd, whole) if key.budgeted else 0
         return Admission(key, Decimal(reserved), minute, headers)
 
     def _count_request(self, key: ApiKey, minute: int, clock: float) -> dict[str, str]:
@@ -328,9 +328,17 @@ class DynamoStore:
             budgets.append((f"month#{now:%Y-%m}", key.monthly_usd, "monthly", _next_month(now)))
         return budgets
 
-    def _reserve(self, key: ApiKey, estimate: Decimal) -> Decimal:
+    def _reserve(self, key: ApiKey, estimate: Decimal, whole: bool = False) -> Decimal:
         now = self._now()
         budgets = self._budgets(key, now)
+        for _, budget, name, reset in budgets:
+            if whole and estimate > budget:
+                raise _rate_limited(
+                    f"The {name} budget of ${budget} for key {key.key_id} cannot cover this "
+                    f"batch (up to ${estimate:.6f}).",
+                    (reset - now).total_seconds(),
+                    {},
+                )
         items: list[TransactWriteItemTypeDef] = [
             {
                 "Update": {
@@ -339,10 +347,15 @@ class DynamoStore:
                     "UpdateExpression": "ADD usd :est SET expires_at = :exp",
                     # Admitted while anything is left: the last request admitted may cross
                     # the budget by its own (reserved, upper-bound) cost, never more.
-                    "ConditionExpression": "attribute_not_exists(usd) OR usd < :budget",
+                    # A whole reservation (a batch) must fit in what is left.
+                    "ConditionExpression": (
+                        "attribute_not_exists(usd) OR usd <= :budget"
+                        if whole
+                        else "attribute_not_exists(usd) OR usd < :budget"
+                    ),
                     "ExpressionAttributeValues": {
                         ":est": _n(estimate),
-                        ":budget": _n(budget),
+                        ":budget": _n(budget - estimate if whole else budget),
                         ":exp": _n(int((reset + timedelta(days=2)).timestamp())),
                     },
                     "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
@@ -358,8 +371,9 @@ class DynamoStore:
             reasons = error.response.get("CancellationReasons", [])
             for (_, budget, name, reset), reason in zip(budgets, reasons, strict=False):
                 if reason.get("Code") == "ConditionalCheckFailed":
+                    left = "has too little left for this batch" if whole else "is spent"
                     raise _rate_limited(
-                        f"The {name} budget of ${budget} for key {key.key_id} is spent.",
+                        f"The {name} budget of ${budget} for key {key.key_id} {left}.",
                         (reset - now).total_seconds(),
                         {},
                     ) from None

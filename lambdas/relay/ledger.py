@@ -28,8 +28,10 @@ class Admission:
 class Ledger(Protocol):
     blocking: bool
 
-    def admit(self, key: ApiKey, estimate_usd: Decimal) -> Admission:
-        """Count the request and reserve its estimated cost, or raise a 429 ApiError."""
+    def admit(self, key: ApiKey, estimate_usd: Decimal, *, whole: bool = False) -> Admission:
+        """Count the request and reserve its estimated cost, or raise a 429 ApiError. `whole`:
+        only if the estimate fits in what is left of each budget (a batch, whose estimate can
+        be many requests' worth), not merely while something is left."""
         ...
 
     def settle(self, admission: Admission, record: UsageRecord) -> None:
@@ -60,7 +62,7 @@ class LogLedger:
 
     blocking = False
 
-    def admit(self, key: ApiKey, estimate_usd: Decimal) -> Admission:
+    def admit(self, key: ApiKey, estimate_usd: Decimal, *, whole: bool = False) -> Admission:
         return Admission(key)
 
     def settle(self, admission: Admission, record: UsageRecord) -> None:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from relay.backends.signed_http import AsyncClients
     from relay.backends.vertex_access import VertexSettings
+    from relay.batches.service import BatchJobs
 
 
 class ResponseCache(Protocol):
@@ -79,6 +80,8 @@ class Services:
     ledger: Ledger
     cache: ResponseCache | None
     resilience: Resilience
+    # Message Batches, when RELAY_BATCH_BUCKET is set.
+    batches: BatchJobs | None = None
 
     @classmethod
     def from_settings(
@@ -122,7 +125,10 @@ class Services:
             policy, settings.breaker_threshold, settings.breaker_cooldown, board=board
         )
         backends = Backends(settings, session, vertex, vertex_credentials)
-        return cls(backends, keys, ledger, cache, resilience)
+        batches = (
+            _batches(settings, ledger, session, table_session) if settings.batch_bucket else None
+        )
+        return cls(backends, keys, ledger, cache, resilience, batches)
 
     @classmethod
     def from_env(cls, settings: Settings, env: Mapping[str, str]) -> Services:
@@ -133,3 +139,28 @@ class Services:
 
             vertex = VertexSettings.from_env(env)
         return cls.from_settings(settings, vertex=vertex)
+
+
+def _batches(
+    settings: Settings,
+    ledger: Ledger,
+    session: boto3.session.Session | None,
+    table_session: boto3.session.Session | None,
+) -> BatchJobs:
+    """S3 beside the relay's tables (its own region), the Bedrock control plane in Bedrock's."""
+    import boto3
+
+    from relay.batches.jobs import BedrockJobs
+    from relay.batches.service import BatchJobs
+    from relay.batches.store import BatchStore
+
+    assert settings.batch_bucket is not None
+    assert settings.batch_role_arn is not None
+    s3 = (table_session or session or boto3.session.Session()).client(
+        "s3", region_name=settings.table_region, endpoint_url=settings.batch_s3_endpoint_url
+    )
+    bedrock = (session or boto3.session.Session()).client(
+        "bedrock", region_name=settings.bedrock_region, endpoint_url=settings.bedrock_endpoint_url
+    )
+    store = BatchStore(s3, settings.batch_bucket)
+    return BatchJobs(store, BedrockJobs(bedrock, settings.batch_role_arn), ledger, settings.catalog)

@@ -213,8 +213,8 @@ class SpooledLedger:
         self._spool = spool
         self._sleep = sleep
 
-    def admit(self, key: ApiKey, estimate_usd: Decimal) -> Admission:
-        return self._ledger.admit(key, estimate_usd)
+    def admit(self, key: ApiKey, estimate_usd: Decimal, *, whole: bool = False) -> Admission:
+        return self._ledger.admit(key, estimate_usd, whole=whole)
 
     def settle(self, admission: Admission, record: UsageRecord) -> None:
         for pause in (*SETTLE_PAUSES, None):

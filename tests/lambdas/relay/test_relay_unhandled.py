@@ -40,7 +40,7 @@ class RecordingLedger:
     def __init__(self) -> None:
         self.settled: list[tuple[Admission, UsageRecord]] = []
 
-    def admit(self, key: ApiKey, estimate_usd: Decimal) -> Admission:
+    def admit(self, key: ApiKey, estimate_usd: Decimal, *, whole: bool = False) -> Admission:
         return Admission(key, reserved_usd=estimate_usd)
 
     def settle(self, admission: Admission, record: UsageRecord) -> None:

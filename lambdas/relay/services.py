@@ -150,17 +150,29 @@ def _batches(
     """S3 beside the relay's tables (its own region), the Bedrock control plane in Bedrock's."""
     import boto3
 
+    from relay.batches.aws_http import SignedClient
     from relay.batches.jobs import BedrockJobs
     from relay.batches.service import BatchJobs
     from relay.batches.store import BatchStore
 
-    assert settings.batch_bucket is not None
-    assert settings.batch_role_arn is not None
-    s3 = (table_session or session or boto3.session.Session()).client(
-        "s3", region_name=settings.table_region, endpoint_url=settings.batch_s3_endpoint_url
+    bucket, role = settings.batch_bucket, settings.batch_role_arn
+    assert bucket is not None
+    assert role is not None
+    s3_session = table_session or session or boto3.session.Session()
+    s3_region = settings.table_region or s3_session.region_name or settings.bedrock_region
+    # Virtual-hosted on AWS; path-style on an endpoint of one's own (moto's server).
+    s3_endpoint = (
+        f"{settings.batch_s3_endpoint_url.rstrip('/')}/{bucket}"
+        if settings.batch_s3_endpoint_url
+        else f"https://{bucket}.s3.{s3_region}.amazonaws.com"
     )
-    bedrock = (session or boto3.session.Session()).client(
-        "bedrock", region_name=settings.bedrock_region, endpoint_url=settings.bedrock_endpoint_url
+    s3 = SignedClient(s3_session.get_credentials, "s3", s3_region, s3_endpoint)
+    region = settings.bedrock_region
+    bedrock = SignedClient(
+        (session or boto3.session.Session()).get_credentials,
+        "bedrock",
+        region,
+        settings.bedrock_endpoint_url or f"https://bedrock.{region}.amazonaws.com",
     )
-    store = BatchStore(s3, settings.batch_bucket)
-    return BatchJobs(store, BedrockJobs(bedrock, settings.batch_role_arn), ledger, settings.catalog)
+    store = BatchStore(s3, bucket)
+    return BatchJobs(store, BedrockJobs(bedrock, role), ledger, settings.catalog)

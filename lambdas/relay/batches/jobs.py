@@ -1,20 +1,21 @@
 """Bedrock batch inference jobs through the control plane (the `bedrock` service, not
-bedrock-runtime): create, read and stop one job. Failures become ApiErrors here."""
+bedrock-runtime; its REST-JSON API signed by hand, see `aws_http`): create, read and stop one
+job. Failures become ApiErrors here."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from urllib.parse import quote
 
-from botocore.exceptions import BotoCoreError, ClientError
+import httpx
 
+from relay.backends.signed_http import NoCredentials
+from relay.batches.aws_http import AwsFailure, SignedClient
 from relay.errors import ApiError, ErrorType
-
-if TYPE_CHECKING:
-    from mypy_boto3_bedrock import BedrockClient
 
 # Bedrock's shortest job timeout, and Anthropic's expiry of a batch.
 TIMEOUT_HOURS = 24
@@ -38,38 +39,52 @@ class JobRequest:
 
 
 class BedrockJobs:
-    def __init__(self, client: BedrockClient, role_arn: str) -> None:
+    def __init__(self, client: SignedClient, role_arn: str) -> None:
         self._client = client
         self._role_arn = role_arn
 
     def create(self, job: JobRequest) -> str:
+        body = {
+            "jobName": job.name,
+            "clientRequestToken": job.token,
+            "roleArn": self._role_arn,
+            "modelId": job.model_id,
+            "inputDataConfig": {
+                "s3InputDataConfig": {"s3Uri": job.input_uri, "s3InputFormat": "JSONL"}
+            },
+            "outputDataConfig": {"s3OutputDataConfig": {"s3Uri": job.output_uri}},
+            "timeoutDurationInHours": TIMEOUT_HOURS,
+        }
         with _errors("start a Bedrock batch job"):
-            created = self._client.create_model_invocation_job(
-                jobName=job.name,
-                clientRequestToken=job.token,
-                roleArn=self._role_arn,
-                modelId=job.model_id,
-                inputDataConfig={
-                    "s3InputDataConfig": {"s3Uri": job.input_uri, "s3InputFormat": "JSONL"}
-                },
-                outputDataConfig={"s3OutputDataConfig": {"s3Uri": job.output_uri}},
-                timeoutDurationInHours=TIMEOUT_HOURS,
+            response = self._client.send(
+                "POST",
+                "/model-invocation-job",
+                body=json.dumps(body).encode(),
+                headers={"Content-Type": "application/json"},
             )
-        return created["jobArn"]
+        arn: str = response.json()["jobArn"]
+        return arn
 
     def get(self, job_arn: str) -> JobStatus:
         with _errors("read a Bedrock batch job"):
-            job = self._client.get_model_invocation_job(jobIdentifier=job_arn)
-        return JobStatus(job["status"], job.get("message"), job.get("endTime"))
+            job = self._client.send("GET", _job_path(job_arn)).json()
+        end = job.get("endTime")
+        return JobStatus(
+            job["status"], job.get("message"), datetime.fromisoformat(end) if end else None
+        )
 
     def stop(self, job_arn: str) -> None:
         with _errors("stop a Bedrock batch job"):
             try:
-                self._client.stop_model_invocation_job(jobIdentifier=job_arn)
-            except ClientError as error:
+                self._client.send("POST", _job_path(job_arn) + "/stop")
+            except AwsFailure as failure:
                 # A job that ended meanwhile cannot be stopped; the next read says how it ended.
-                if error.response["Error"]["Code"] != "ValidationException":
+                if failure.code != "ValidationException":
                     raise
+
+
+def _job_path(job_arn: str) -> str:
+    return "/model-invocation-job/" + quote(job_arn, safe="")
 
 
 _KINDS = {
@@ -83,12 +98,9 @@ _KINDS = {
 def _errors(what: str) -> Iterator[None]:
     try:
         yield
-    except ClientError as error:
-        code = error.response["Error"]["Code"]
-        message = error.response["Error"].get("Message", "")
-        kind = _KINDS.get(code, ErrorType.API)
-        raise ApiError(
-            kind, f"The relay could not {what}: {code}: {message}", "batch_job"
-        ) from None
-    except BotoCoreError as error:
+    except AwsFailure as failure:
+        kind = _KINDS.get(failure.code, ErrorType.API)
+        message = f"The relay could not {what}: {failure.code}: {failure.message}"
+        raise ApiError(kind, message, "batch_job") from None
+    except (httpx.HTTPError, NoCredentials) as error:
         raise ApiError(ErrorType.API, f"The relay could not {what}.", "batch_job") from error

@@ -256,7 +256,7 @@ class BatchRoutes:
 
         def chunks() -> Iterator[bytes]:
             for key in keys:
-                yield from batches.store.chunks(key)
+                yield batches.store.read(key)
 
         return StreamingResponse(iterate_in_threadpool(chunks()), media_type="application/x-jsonl")
 

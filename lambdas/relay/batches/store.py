@@ -15,17 +15,19 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
+from xml.etree import ElementTree
 
+from relay.batches.aws_http import AwsFailure, SignedClient
 from relay.batches.state import Batch
-
-# boto3-stubs' s3 extra is not a dependency; the client is used through these few calls.
-S3Client = Any
 
 ROOT = "batches"
 
 
 class BatchStore:
-    def __init__(self, client: S3Client, bucket: str) -> None:
+    """`client` is signed for S3 and points at the bucket (virtual-hosted, or path-style)."""
+
+    def __init__(self, client: SignedClient, bucket: str) -> None:
         self._client = client
         self.bucket = bucket
 
@@ -46,15 +48,11 @@ class BatchStore:
 
     def batch_ids(self, key_id: str) -> list[str]:
         """The key's batch ids, newest first (their ids sort that way)."""
-        found: list[str] = []
-        paginator = self._client.get_paginator("list_objects_v2")
         root = f"{ROOT}/{key_id}/"
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=root, Delimiter="/"):
-            for common in page.get("CommonPrefixes", []):
-                found.append(common["Prefix"][len(root) :].rstrip("/"))
-        return sorted(found)
+        _, folders = self._list(root, delimiter="/")
+        return sorted(folder[len(root) :].rstrip("/") for folder in folders)
 
-    def put_lines(self, key: str, lines: Iterator[bytes] | list[bytes]) -> None:
+    def put_lines(self, key: str, lines: list[bytes]) -> None:
         self._put(key, b"".join(lines), "application/x-ndjson")
 
     def read_lines(self, key: str) -> Iterator[dict[str, Any]]:
@@ -66,35 +64,45 @@ class BatchStore:
     def find(self, prefix: str, suffix: str) -> str | None:
         """The first key under `prefix` ending in `suffix` (Bedrock names its output folder
         after the job)."""
-        paginator = self._client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-            for item in page.get("Contents", []):
-                if item["Key"].endswith(suffix):
-                    found: str = item["Key"]
-                    return found
-        return None
+        keys, _ = self._list(prefix)
+        return next((key for key in keys if key.endswith(suffix)), None)
 
-    def chunks(self, key: str) -> Iterator[bytes]:
-        body = self._client.get_object(Bucket=self.bucket, Key=key)["Body"]
-        yield from body.iter_chunks(64 * 1024)
-
-    def exists(self, key: str) -> bool:
-        listed = self._client.list_objects_v2(Bucket=self.bucket, Prefix=key, MaxKeys=1)
-        return bool(listed.get("KeyCount"))
+    def read(self, key: str) -> bytes:
+        return self._get(key) or b""
 
     def delete_prefix(self, prefix: str) -> None:
-        paginator = self._client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-            keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
-            if keys:
-                self._client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys})
+        keys, _ = self._list(prefix)
+        for key in keys:
+            self._client.send("DELETE", _path(key))
+
+    def _list(self, prefix: str, delimiter: str = "") -> tuple[list[str], list[str]]:
+        """ListObjectsV2, every page: the keys and the common prefixes."""
+        keys: list[str] = []
+        folders: list[str] = []
+        query = {"list-type": "2", "prefix": prefix}
+        if delimiter:
+            query["delimiter"] = delimiter
+        while True:
+            response = self._client.send("GET", "/", query=query)
+            root = ElementTree.fromstring(response.content)  # noqa: S314 - S3's own listing
+            keys += [item.findtext("{*}Key") or "" for item in root.findall("{*}Contents")]
+            folders += [p.findtext("{*}Prefix") or "" for p in root.findall("{*}CommonPrefixes")]
+            token = root.findtext("{*}NextContinuationToken")
+            if root.findtext("{*}IsTruncated") != "true" or not token:
+                return keys, folders
+            query["continuation-token"] = token
 
     def _put(self, key: str, body: bytes, content_type: str) -> None:
-        self._client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
+        self._client.send("PUT", _path(key), body=body, headers={"Content-Type": content_type})
 
     def _get(self, key: str) -> bytes | None:
         try:
-            body: bytes = self._client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-        except self._client.exceptions.NoSuchKey:
-            return None
-        return body
+            return self._client.send("GET", _path(key)).content
+        except AwsFailure as failure:
+            if failure.status == 404:
+                return None
+            raise
+
+
+def _path(key: str) -> str:
+    return "/" + quote(key, safe="/")

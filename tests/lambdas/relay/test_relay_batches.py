@@ -31,37 +31,40 @@ JOB_SECONDS = 0.5
 
 
 @pytest.fixture(scope="module")
-def gateway() -> Iterator[Gateway]:
-    with LocalAws() as aws:
-        config = SimulatorConfig(
-            batch_seconds=JOB_SECONDS, batch_min_records=MINIMUM, s3_endpoint_url=aws.endpoint_url
+def aws() -> Iterator[LocalAws]:
+    with LocalAws() as running:
+        session = running.session()
+        session.client("s3", endpoint_url=running.endpoint_url).create_bucket(Bucket=BUCKET)
+        yield running
+
+
+@pytest.fixture(scope="module")
+def gateway(aws: LocalAws) -> Iterator[Gateway]:
+    config = SimulatorConfig(
+        batch_seconds=JOB_SECONDS, batch_min_records=MINIMUM, s3_endpoint_url=aws.endpoint_url
+    )
+    with SimulatorServer(config) as simulator:
+        dynamodb = aws.session().client("dynamodb", endpoint_url=aws.endpoint_url)
+        create_table(dynamodb, TABLE)
+        forget_breakers(dynamodb)
+        server = start_relay(
+            simulator,
+            aws,
+            retry_attempts=1,
+            batch_bucket=BUCKET,
+            batch_role_arn="arn:aws:iam::123456789012:role/relay-batch",
+            batch_min_records=MINIMUM,
+            batch_s3_endpoint_url=aws.endpoint_url,
         )
-        with SimulatorServer(config) as simulator:
-            session = aws.session()
-            dynamodb = session.client("dynamodb", endpoint_url=aws.endpoint_url)
-            create_table(dynamodb, TABLE)
-            forget_breakers(dynamodb)
-            session.client("s3", endpoint_url=aws.endpoint_url).create_bucket(Bucket=BUCKET)
-            server = start_relay(
-                simulator,
-                aws,
-                retry_attempts=1,
-                batch_bucket=BUCKET,
-                batch_role_arn="arn:aws:iam::123456789012:role/relay-batch",
-                batch_min_records=MINIMUM,
-                batch_s3_endpoint_url=aws.endpoint_url,
-            )
-            try:
-                yield Gateway(server.url, simulator, DynamoStore(dynamodb, TABLE))
-            finally:
-                server.stop()
+        try:
+            yield Gateway(server.url, simulator, DynamoStore(dynamodb, TABLE))
+        finally:
+            server.stop()
 
 
 @pytest.fixture
-def s3(gateway: Gateway) -> Any:
-    return LocalAws.session(None).client(  # type: ignore[arg-type]
-        "s3", endpoint_url=gateway.store._client.meta.endpoint_url
-    )
+def s3(aws: LocalAws) -> Any:
+    return aws.session().client("s3", endpoint_url=aws.endpoint_url)
 
 
 def requests(

@@ -68,7 +68,7 @@ class BatchRoutes:
         found = None
         if _BATCH_ID.fullmatch(batch_id):
             found = await run_in_threadpool(batches.store.load, key.key_id, batch_id)
-        if found is None:
+        if found is None or not found.retained(now_utc()):
             raise not_found(f"message_batch_id: no batch {batch_id}")
         await self._refresh(batches, found, key)
         return key, batches, found
@@ -212,7 +212,7 @@ class BatchRoutes:
         shown = []
         for batch_id in page:
             batch = await run_in_threadpool(batches.store.load, key.key_id, batch_id)
-            if batch is not None:
+            if batch is not None and batch.retained(now_utc()):
                 await self._refresh(batches, batch, key)
                 shown.append(self._view(request, batch))
         return JSONResponse(

@@ -96,6 +96,11 @@ class Batch(BaseModel):
     def expires_at(self) -> datetime:
         return self.created_at + EXPIRY
 
+    def retained(self, now: datetime) -> bool:
+        """Whether the batch is still kept (Anthropic: results for 29 days after creation);
+        past that, it is not found, and the bucket's lifecycle rule deletes it."""
+        return now < self.created_at + RETENTION
+
     @property
     def ended(self) -> bool:
         return all(part.counts is not None for part in self.parts)

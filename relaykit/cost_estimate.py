@@ -9,7 +9,7 @@ infrastructure beside the tokens is priced from a synthesis (`cdk.out`) by stack
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -17,7 +17,15 @@ from typing import Annotated, Any
 
 import typer
 
-from relay.catalog import BATCH_PRICE_FACTOR, MILLION, Model, Routing, UnknownModelError, by_alias
+from relay.catalog import (
+    BATCH_PRICE_FACTOR,
+    MILLION,
+    Model,
+    Routing,
+    UnknownModelError,
+    batch_prices,
+    by_alias,
+)
 from relay.pricing import cost_usd
 from relay.targets import NoRouteError, bedrock_target
 from relaykit.failures import Failure
@@ -65,6 +73,8 @@ class Estimate:
     premium: bool
     batch: bool
     per_request: Decimal
+    # The same request in a batch (Message Batches on Bedrock batch inference).
+    batch_per_request: Decimal
 
     def formula(self, tokens: Tokens) -> str:
         prices = self.model.prices
@@ -95,11 +105,11 @@ def estimate(model: Model, tokens: Tokens, region: str, routing: Routing, batch:
         raise Failure(
             f"--model {model.alias}: {error}; try another --region or --routing"
         ) from None
-    per_request = cost_usd(model, tokens.usage(), target.premium)
-    if batch:
-        per_request *= BATCH_PRICE_FACTOR
+    batched = replace(model, prices=batch_prices(model))
+    in_batch = cost_usd(batched, tokens.usage(), target.premium)
+    per_request = in_batch if batch else cost_usd(model, tokens.usage(), target.premium)
     endpoint = target.profile.geography.value if target.profile else "in-region"
-    return Estimate(model, endpoint, target.premium, batch, per_request)
+    return Estimate(model, endpoint, target.premium, batch, per_request, in_batch)
 
 
 def _model(alias: str) -> Model:
@@ -169,6 +179,7 @@ def cost(
                     "premium": e.premium,
                     "batch": e.batch,
                     "per_request_usd": e.per_request,
+                    "batch_per_request_usd": e.batch_per_request,
                     "requests_per_month": monthly_requests,
                     "infra_per_request_usd": infra.per_request if infra else None,
                     "infra_idle_month_usd": infra.idle_month if infra else None,
@@ -180,6 +191,8 @@ def cost(
         )
         return
     header = ["model", "endpoint", "per request"]
+    if not batch:
+        header.append("in a batch")
     if infra:
         header.append("+ infra")
     if monthly_requests:
@@ -187,6 +200,8 @@ def cost(
     rows = []
     for e in estimates:
         row = [e.model.alias, e.endpoint + (" batch" if e.batch else ""), usd(e.per_request)]
+        if not batch:
+            row.append(usd(e.batch_per_request))
         if infra:
             row.append(usd(infra.per_request))
         if monthly_requests:

@@ -66,15 +66,17 @@ def plan_requests(
 
 
 def split(planned: list[Planned], min_records: int) -> list[Part]:
-    """One part per model, in the order of first appearance; Bedrock where the model's route is
-    Bedrock and the part has at least `min_records` requests, on demand otherwise."""
-    groups: dict[str, list[int]] = {}
+    """One part per model, in the order of first appearance: Bedrock where the model's route is
+    Bedrock and the part has at least `min_records` requests, on demand otherwise. Requests with
+    tools or structured output are a part of their own, on demand: Bedrock batch inference
+    supports neither."""
+    groups: dict[tuple[str, bool], list[int]] = {}
     for index, item in enumerate(planned):
-        groups.setdefault(item.plan.model.alias, []).append(index)
+        groups.setdefault((item.plan.model.alias, batchable(item.plan)), []).append(index)
     parts = []
-    for alias, indexes in groups.items():
+    for (alias, fits), indexes in groups.items():
         route = planned[indexes[0]].plan.routes[0]
-        bedrock = route.label.startswith("bedrock/") and len(indexes) >= min_records
+        bedrock = fits and route.label.startswith("bedrock/") and len(indexes) >= min_records
         mode = Mode.BEDROCK if bedrock else Mode.ON_DEMAND
         reserved = sum((_estimate(planned[i].plan, mode) for i in indexes), start=Decimal(0))
         parts.append(
@@ -89,6 +91,14 @@ def split(planned: list[Planned], min_records: int) -> list[Part]:
             )
         )
     return parts
+
+
+def batchable(plan: Plan) -> bool:
+    """Whether Bedrock batch inference can run the request: it runs no tools and no structured
+    output (each record is one independent call)."""
+    output_config = plan.body.get("output_config")
+    structured = isinstance(output_config, dict) and "format" in output_config
+    return not plan.body.get("tools") and plan.shape.structured is None and not structured
 
 
 def _estimate(plan: Plan, mode: Mode) -> Decimal:

@@ -101,7 +101,7 @@ class BatchRoutes:
             custom_ids=[item.custom_id for item in planned],
             parts=parts,
             minute=admission.minute,
-            on_demand=[p.model for p in parts if p.mode is Mode.ON_DEMAND],
+            on_demand=list(dict.fromkeys(p.model for p in parts if p.mode is Mode.ON_DEMAND)),
         )
         request.state.facts.update(batch_id=batch.id, batch_requests=len(planned))
         try:

@@ -145,8 +145,9 @@ class Batch(BaseModel):
             # Not in Anthropic's object: which models' requests ran on demand, and why.
             shown["relay_on_demand"] = {
                 "models": self.on_demand,
-                "reason": "fewer requests than Bedrock's minimum records per batch job; run "
-                "on demand, at on-demand prices",
+                "reason": "fewer requests than Bedrock's minimum records per batch job, or "
+                "requests with tools or structured output (which Bedrock batch inference does "
+                "not run): run on demand, at on-demand prices",
             }
         return shown
 

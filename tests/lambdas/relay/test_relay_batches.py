@@ -157,6 +157,26 @@ def test_a_bedrock_batch_with_a_failing_record_ends_with_it_errored_at_batch_pri
     assert len(gateway.store.usage(key_id)) == MINIMUM
 
 
+def test_a_request_with_tools_runs_on_demand_beside_the_bedrock_job(gateway) -> None:
+    client, key_id = new_key(gateway)
+    gateway.simulator.state.reset()
+    batch_requests = requests(MINIMUM + 1)
+    weather = {"name": "weather", "input_schema": {"type": "object", "properties": {}}}
+    batch_requests[0]["params"] = {**batch_requests[0]["params"], "tools": [weather]}
+    batch = client.messages.batches.create(requests=batch_requests)
+    assert batch.processing_status == "in_progress"
+    assert batch.model_extra is not None
+    assert batch.model_extra["relay_on_demand"]["models"] == [MODEL]
+    (job,) = gateway.simulator.state.batches.jobs()
+    assert gateway.simulator.state.stats.snapshot()["total"] == 1
+    done = ended(client, batch.id)
+    assert done.request_counts.succeeded == MINIMUM + 1
+    records = gateway.usage_records(key_id, MINIMUM + 1)
+    batched = [r for r in records if r.backend.endswith("/batch")]
+    assert len(batched) == MINIMUM
+    assert job.status == "Completed"
+
+
 def test_a_failed_job_ends_the_batch_with_every_request_errored(gateway) -> None:
     client, _ = new_key(gateway)
     batch = client.messages.batches.create(requests=requests(MINIMUM, {0: FAIL_JOB}))

@@ -9,6 +9,7 @@ half-way, writes nothing twice (the ledger's conditional put).
 from __future__ import annotations
 
 import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -23,6 +24,9 @@ from relay.keys import ApiKey
 from relay.ledger import Admission, Ledger
 from relay.pricing import cost_usd
 from relay.usage import UsageRecord, usage_numbers
+
+# Settlements of one ended part in flight at once (each a DynamoDB transaction).
+_SETTLE_THREADS = 16
 
 
 def record_request_id(batch_id: str, index: int) -> str:
@@ -110,6 +114,7 @@ class BatchJobs:
         priced = dataclasses.replace(model, prices=batch_prices(model))
         counts = Counts()
         lines = []
+        settlements: list[tuple[Admission, UsageRecord]] = []
         for position, index in enumerate(part.indexes):
             answer = answered.get(index)
             usage: dict[str, Any] = {}
@@ -134,7 +139,11 @@ class BatchJobs:
                 cache_read_tokens=numbers["cache_read_tokens"],
                 cache_write_tokens=numbers["cache_write_tokens"],
             )
-            self._ledger.settle(part_admission(key, batch, part, position == 0), record)
+            settlements.append((part_admission(key, batch, part, position == 0), record))
+        # One conditional transaction per record: in parallel, a large batch settles in about
+        # a minute per 100,000 records rather than half an hour.
+        with ThreadPoolExecutor(_SETTLE_THREADS, thread_name_prefix="batch-settle") as pool:
+            list(pool.map(lambda pair: self._ledger.settle(*pair), settlements))
         self.store.put_lines(f"{prefix}results/{number}.jsonl", lines)
         part.counts, part.ended_at = counts, ended_at
 

@@ -9,6 +9,7 @@ from anthropic.types.messages import MessageBatch
 
 from relay.batches.records import index_of, output_result, record_id
 from relay.batches.state import Batch, Counts, Mode, Part, new_batch_id, unanswered_result
+from relay.settings import ConfigError, Settings
 
 CREATED = datetime(2026, 12, 1, 12, tzinfo=UTC)
 
@@ -112,3 +113,19 @@ def test_a_bedrock_error_line_is_an_errored_result_of_its_kind() -> None:
         "error": {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}},
     }
     assert usage == {}
+
+
+def test_the_batch_settings_are_read_together() -> None:
+    env = {
+        "RELAY_BEDROCK_REGION": "us-east-1",
+        "RELAY_API_KEYS": "sk-relay-test",
+        "RELAY_BATCH_BUCKET": "relay-batches",
+    }
+    with pytest.raises(ConfigError, match="RELAY_BATCH_ROLE_ARN"):
+        Settings.from_env(env)
+    role = "arn:aws:iam::123456789012:role/relay-batch"
+    settings = Settings.from_env(
+        {**env, "RELAY_BATCH_ROLE_ARN": role, "RELAY_BATCH_MIN_RECORDS": "500"}
+    )
+    assert (settings.batch_bucket, settings.batch_role_arn) == ("relay-batches", role)
+    assert settings.batch_min_records == 500

@@ -275,3 +275,10 @@ def test_an_ended_batch_can_be_deleted_and_one_in_progress_cannot(gateway) -> No
     with pytest.raises(anthropic.NotFoundError):
         client.messages.batches.retrieve(done.id)
     ended(client, running.id)
+
+
+def test_a_relay_without_a_batch_bucket_answers_not_found_in_anthropics_shape(relay) -> None:
+    with pytest.raises(anthropic.NotFoundError, match="Message Batches are not enabled"):
+        relay.client().messages.batches.create(requests=requests(1))
+    with pytest.raises(anthropic.NotFoundError):
+        relay.client().messages.batches.list()

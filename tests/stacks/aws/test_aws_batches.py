@@ -3,10 +3,12 @@ grants, found by name in the session's synthesised templates."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_stack_helpers import RELAY_HONG_KONG, RELAY_PRIMARY, resources
+from aws_stack_helpers import DEFAULT_OVERRIDES, RELAY_HONG_KONG, RELAY_PRIMARY, resources
+from conftest import synthesize
 
 from stacks.aws.constructs.batches import JOB_ACTIONS, RETENTION_DAYS
 
@@ -118,3 +120,12 @@ def test_the_relay_may_run_jobs_pass_only_that_role_to_bedrock_and_use_the_bucke
 
 def test_the_stacks_pass_cdk_nag_with_batches(synthesis: Any) -> None:
     assert synthesis.validation_error is None
+
+
+def test_batches_can_be_switched_off(tmp_path: Path) -> None:
+    off = synthesize(tmp_path, {**DEFAULT_OVERRIDES, "relaykit.batches.enabled": False})
+    template = off.templates[RELAY_PRIMARY]
+    assert resources(template, "AWS::S3::Bucket") == {}
+    _, function = _one(template, "AWS::Lambda::Function", "RelayHandler")
+    assert "RELAY_BATCH_BUCKET" not in function["Properties"]["Environment"]["Variables"]
+    assert off.validation_error is None

@@ -77,11 +77,6 @@ class BatchRoutes:
         if not batch.ended and await run_in_threadpool(batches.refresh, batch, key):
             await run_in_threadpool(batches.store.save, batch)
 
-    def _view(self, request: Request, batch: Batch) -> dict[str, Any]:
-        base = str(request.base_url).rstrip("/")
-        url = f"{base}/v1/messages/batches/{batch.id}/results"
-        return batch.view(url)
-
     async def create(self, request: Request) -> Response:
         key, batches = await self._open(request)
         body = await self.handlers.read_json(request)
@@ -116,7 +111,7 @@ class BatchRoutes:
                 await self._run_on_demand(batches, batch, number, part, key, planned)
         if batch.on_demand:
             await run_in_threadpool(batches.store.save, batch)
-        return JSONResponse(self._view(request, batch))
+        return JSONResponse(_view(batch))
 
     async def _release(self, batch: Batch, admission: Admission, failure: BaseException) -> None:
         code = failure.code if isinstance(failure, ApiError) else "unhandled"
@@ -195,7 +190,7 @@ class BatchRoutes:
 
     async def retrieve(self, request: Request) -> Response:
         _, _, batch = await self._batch(request)
-        return JSONResponse(self._view(request, batch))
+        return JSONResponse(_view(batch))
 
     async def list(self, request: Request) -> Response:
         key, batches = await self._open(request)
@@ -214,7 +209,7 @@ class BatchRoutes:
             batch = await run_in_threadpool(batches.store.load, key.key_id, batch_id)
             if batch is not None and batch.retained(now_utc()):
                 await self._refresh(batches, batch, key)
-                shown.append(self._view(request, batch))
+                shown.append(_view(batch))
         return JSONResponse(
             {
                 "data": shown,
@@ -230,7 +225,7 @@ class BatchRoutes:
             batch.cancel_initiated_at = now_utc()
             await run_in_threadpool(batches.cancel, batch)
             await run_in_threadpool(batches.store.save, batch)
-        return JSONResponse(self._view(request, batch))
+        return JSONResponse(_view(batch))
 
     async def delete(self, request: Request) -> Response:
         _, batches, batch = await self._batch(request)
@@ -259,6 +254,12 @@ class BatchRoutes:
                 yield batches.store.read(key)
 
         return StreamingResponse(iterate_in_threadpool(chunks()), media_type="application/x-jsonl")
+
+
+def _view(batch: Batch) -> dict[str, Any]:
+    # results_url is a path, which the SDKs join to their base URL: behind API Gateway the relay
+    # does not see the stage its clients call it under, so an absolute URL would miss it.
+    return batch.view(f"/v1/messages/batches/{batch.id}/results")
 
 
 def _limit(raw: str | None) -> int:

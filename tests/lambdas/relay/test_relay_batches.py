@@ -105,7 +105,7 @@ def test_a_batch_below_the_minimum_runs_on_demand_at_on_demand_prices(gateway) -
     # Ended at once: its requests ran through the normal path, no Bedrock job.
     assert batch.processing_status == "ended"
     assert batch.request_counts.succeeded == 3
-    assert batch.results_url is not None
+    assert batch.results_url == f"/v1/messages/batches/{batch.id}/results"
     assert batch.model_extra is not None
     assert batch.model_extra["relay_on_demand"]["models"] == [MODEL]
     assert gateway.simulator.state.batches.jobs() == []

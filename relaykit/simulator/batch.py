@@ -9,7 +9,8 @@ Nothing runs in the background: a job moves on when it is read, as a poller woul
 Markers in a record's input (anywhere in its text) ask for failures:
     simulate:batch-record-error   that record fails (an `error` line, errorCode 400)
     simulate:batch-job-failure    the whole job fails (status Failed, no output)
-A job with fewer records than `batch_min_records` fails its validation, as Bedrock's does.
+A job with fewer records than `batch_min_records` fails its validation, as Bedrock's does, and a
+fault queued with `POST /_simulator/faults` (`quota`, say) fails the next CreateModelInvocationJob.
 """
 
 from __future__ import annotations
@@ -106,6 +107,10 @@ class BatchJobs:
         )
 
     def create(self, body: dict[str, Any]) -> str:
+        # Queued faults apply here too (`quota`: Bedrock's limit of jobs in progress).
+        upfront = self._state.faults.draw(streaming=False).upfront
+        if upfront is not None:
+            raise BedrockError.of(upfront)
         try:
             name, role = str(body["jobName"]), str(body["roleArn"])
             model_id = str(body["modelId"])

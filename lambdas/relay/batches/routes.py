@@ -103,8 +103,11 @@ class BatchRoutes:
             await run_in_threadpool(batches.submit, batch, planned)
             await run_in_threadpool(batches.store.save, batch)
         except BaseException as failure:
-            # Nothing runs: the reservation goes back.
-            await self._release(batch, admission, failure)
+            # Nothing runs: what was written goes, and the reservation goes back.
+            with anyio.CancelScope(shield=True):
+                prefix = batches.store.prefix(batch.key_id, batch.id)
+                await run_in_threadpool(batches.store.delete_prefix, prefix)
+                await self._release(batch, admission, failure)
             raise
         for number, part in enumerate(batch.parts):
             if part.mode is Mode.ON_DEMAND:
@@ -124,8 +127,7 @@ class BatchRoutes:
             status=code or "batch_not_submitted",
         )
         ledger = self.handlers.services.ledger
-        with anyio.CancelScope(shield=True):
-            await offload.call(ledger, ledger.settle, admission, record)
+        await offload.call(ledger, ledger.settle, admission, record)
 
     async def _run_on_demand(
         self,

@@ -242,6 +242,19 @@ def test_a_budget_the_batch_would_exceed_refuses_it_and_submits_nothing(gateway,
     assert spent == sum(r.cost_usd for r in gateway.store.usage(key_id)) < reserved
 
 
+def test_a_job_bedrock_refuses_leaves_nothing_behind_and_gives_the_reservation_back(
+    gateway, s3
+) -> None:
+    client, key_id = new_key(gateway, daily_usd=Decimal("1"))
+    gateway.simulator.state.faults.inject(["quota"])
+    with pytest.raises(anthropic.RateLimitError, match="ServiceQuotaExceededException"):
+        client.messages.batches.create(requests=requests(MINIMUM))
+    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=f"batches/{key_id}/")
+    assert listed["KeyCount"] == 0
+    assert gateway.store.spent(key_id, f"day#{datetime.now(UTC):%Y-%m-%d}") == 0
+    assert list(client.messages.batches.list()) == []
+
+
 def test_one_bad_request_refuses_the_batch_naming_its_custom_id(gateway) -> None:
     client, key_id = new_key(gateway)
     bad = requests(3)

@@ -9,7 +9,7 @@ infrastructure beside the tokens is priced from a synthesis (`cdk.out`) by stack
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -23,8 +23,8 @@ from relay.catalog import (
     Model,
     Routing,
     UnknownModelError,
-    batch_prices,
     by_alias,
+    in_batch,
 )
 from relay.pricing import cost_usd
 from relay.targets import NoRouteError, bedrock_target
@@ -105,11 +105,10 @@ def estimate(model: Model, tokens: Tokens, region: str, routing: Routing, batch:
         raise Failure(
             f"--model {model.alias}: {error}; try another --region or --routing"
         ) from None
-    batched = replace(model, prices=batch_prices(model))
-    in_batch = cost_usd(batched, tokens.usage(), target.premium)
-    per_request = in_batch if batch else cost_usd(model, tokens.usage(), target.premium)
+    batched = cost_usd(in_batch(model), tokens.usage(), target.premium)
+    per_request = batched if batch else cost_usd(model, tokens.usage(), target.premium)
     endpoint = target.profile.geography.value if target.profile else "in-region"
-    return Estimate(model, endpoint, target.premium, batch, per_request, in_batch)
+    return Estimate(model, endpoint, target.premium, batch, per_request, batched)
 
 
 def _model(alias: str) -> Model:

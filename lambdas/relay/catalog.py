@@ -13,7 +13,7 @@ be read, the field says less rather than guessing (an empty tuple routes nowhere
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -700,6 +700,11 @@ def batch_prices(model: Model) -> Prices:
         cache_read=prices.cache_read * BATCH_PRICE_FACTOR,
         source=_BEDROCK_BATCH,
     )
+
+
+def in_batch(model: Model) -> Model:
+    """The model priced as in a batch (what `relay.pricing` prices a batch's request with)."""
+    return replace(model, prices=batch_prices(model))
 
 
 def resolve(name: str) -> Resolved:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from relay.batches.state import MAX_REQUESTS, Mode, Part
-from relay.catalog import BATCH_PRICE_FACTOR
+from relay.catalog import in_batch
 from relay.core import Plan, Routes, plan_message
 from relay.errors import ApiError, invalid_request
 from relay.keys import ApiKey
@@ -106,5 +106,5 @@ def _estimate(plan: Plan, mode: Mode) -> Decimal:
     along its whole chain on demand."""
     if mode is Mode.BEDROCK:
         route = plan.routes[0]
-        return estimate_chain_usd([(route.model, route.premium)], plan.body) * BATCH_PRICE_FACTOR
+        return estimate_chain_usd([(in_batch(route.model), route.premium)], plan.body)
     return estimate_chain_usd(((r.model, r.premium) for r in plan.routes), plan.body)

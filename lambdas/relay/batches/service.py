@@ -8,7 +8,6 @@ half-way, writes nothing twice (the ledger's conditional put).
 
 from __future__ import annotations
 
-import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from decimal import Decimal
@@ -19,7 +18,7 @@ from relay.batches.jobs import BedrockJobs, JobRequest
 from relay.batches.planning import Planned
 from relay.batches.state import Batch, Counts, Mode, Part, ResultType, now_utc, unanswered_result
 from relay.batches.store import BatchStore
-from relay.catalog import Catalog, batch_prices
+from relay.catalog import Catalog, in_batch
 from relay.keys import ApiKey
 from relay.ledger import Admission, Ledger
 from relay.pricing import cost_usd
@@ -111,7 +110,7 @@ class BatchJobs:
             if index is not None:
                 answered[index] = line
         model = self._catalog.by_alias(part.model)
-        priced = dataclasses.replace(model, prices=batch_prices(model))
+        priced = in_batch(model)
         counts = Counts()
         lines = []
         settlements: list[tuple[Admission, UsageRecord]] = []

@@ -17,7 +17,15 @@ from typing import Annotated, Any
 
 import typer
 
-from relay.catalog import BATCH_PRICE_FACTOR, MILLION, Model, Routing, UnknownModelError, by_alias
+from relay.catalog import (
+    BATCH_PRICE_FACTOR,
+    MILLION,
+    Model,
+    Routing,
+    UnknownModelError,
+    by_alias,
+    in_batch,
+)
 from relay.pricing import cost_usd
 from relay.targets import NoRouteError, bedrock_target
 from relaykit.failures import Failure
@@ -65,6 +73,8 @@ class Estimate:
     premium: bool
     batch: bool
     per_request: Decimal
+    # The same request in a batch (Message Batches on Bedrock batch inference).
+    batch_per_request: Decimal
 
     def formula(self, tokens: Tokens) -> str:
         prices = self.model.prices
@@ -95,11 +105,10 @@ def estimate(model: Model, tokens: Tokens, region: str, routing: Routing, batch:
         raise Failure(
             f"--model {model.alias}: {error}; try another --region or --routing"
         ) from None
-    per_request = cost_usd(model, tokens.usage(), target.premium)
-    if batch:
-        per_request *= BATCH_PRICE_FACTOR
+    batched = cost_usd(in_batch(model), tokens.usage(), target.premium)
+    per_request = batched if batch else cost_usd(model, tokens.usage(), target.premium)
     endpoint = target.profile.geography.value if target.profile else "in-region"
-    return Estimate(model, endpoint, target.premium, batch, per_request)
+    return Estimate(model, endpoint, target.premium, batch, per_request, batched)
 
 
 def _model(alias: str) -> Model:
@@ -169,6 +178,7 @@ def cost(
                     "premium": e.premium,
                     "batch": e.batch,
                     "per_request_usd": e.per_request,
+                    "batch_per_request_usd": e.batch_per_request,
                     "requests_per_month": monthly_requests,
                     "infra_per_request_usd": infra.per_request if infra else None,
                     "infra_idle_month_usd": infra.idle_month if infra else None,
@@ -180,6 +190,8 @@ def cost(
         )
         return
     header = ["model", "endpoint", "per request"]
+    if not batch:
+        header.append("in a batch")
     if infra:
         header.append("+ infra")
     if monthly_requests:
@@ -187,6 +199,8 @@ def cost(
     rows = []
     for e in estimates:
         row = [e.model.alias, e.endpoint + (" batch" if e.batch else ""), usd(e.per_request)]
+        if not batch:
+            row.append(usd(e.batch_per_request))
         if infra:
             row.append(usd(infra.per_request))
         if monthly_requests:

@@ -15,11 +15,16 @@ from relay.services import Services
 from relay.settings import Settings
 from relaykit.local_aws import LocalAws
 from relaykit.simulator.client import simulator_session
+from relaykit.simulator.config import SimulatorConfig
 from relaykit.simulator.models import ModelResolver
 from relaykit.simulator.server import SimulatorServer
 from relaykit.table import create_table
 
 LOCAL_TABLE = "claude-relay-local"
+# Message Batches against the simulator: their bucket in the embedded AWS, and a role the
+# simulator takes at its word (it checks none).
+LOCAL_BATCH_BUCKET = "claude-relay-local-batches"
+LOCAL_BATCH_ROLE = "arn:aws:iam::123456789012:role/claude-relay-local-batches"
 
 
 class SetupError(RuntimeError):
@@ -69,10 +74,21 @@ def environment(
         )
         if kind == "simulator":
             step("starting the Bedrock simulator")
-            simulator = stack.enter_context(SimulatorServer())
+            # Its batch jobs read and write the batches' bucket in the embedded AWS.
+            tables.client("s3", endpoint_url=aws.endpoint_url).create_bucket(
+                Bucket=LOCAL_BATCH_BUCKET
+            )
+            config = SimulatorConfig(s3_endpoint_url=aws.endpoint_url)
+            simulator = stack.enter_context(SimulatorServer(config))
             # The simulator stands in for Bedrock, which knows the operator's added models too.
             simulator.state.models = ModelResolver(settings.catalog.models)
-            settings = dataclasses.replace(settings, bedrock_endpoint_url=simulator.endpoint_url)
+            settings = dataclasses.replace(
+                settings,
+                bedrock_endpoint_url=simulator.endpoint_url,
+                batch_bucket=LOCAL_BATCH_BUCKET,
+                batch_role_arn=LOCAL_BATCH_ROLE,
+                batch_s3_endpoint_url=aws.endpoint_url,
+            )
             description = (
                 f"the offline Bedrock simulator at {simulator.endpoint_url} (replies are simulated)"
             )

@@ -1,7 +1,8 @@
 """`relaykit local`: the quickstart's main job.
 
 Starts the relay on localhost in front of the simulator (or real Bedrock), one line per step,
-sends one message and one streamed message through the official anthropic SDK, prints replies,
+sends one message, one streamed message and (on the simulator) a small message batch through the
+official anthropic SDK, prints replies,
 usage and cost, where the keys table is, and the two lines that point any client at the relay,
 then keeps serving until Ctrl-C (or stops, with --once, and says so).
 """
@@ -15,6 +16,7 @@ from decimal import Decimal
 
 import anthropic
 from anthropic.types import Usage
+from anthropic.types.messages.batch_create_params import Request
 
 from relay.app import create_app
 from relay.catalog import DEFAULT_MODEL, Routing
@@ -129,6 +131,24 @@ def demo(base_url: str, key: str, options: LocalOptions, say: Say) -> None:
         final = stream.get_final_message()
     say("")
     say(f"   {_usage_line(final.usage, cost_usd(model, final.usage.model_dump(), premium))}")
+
+    if options.backend != "simulator":
+        return
+    requests: list[Request] = [
+        {
+            "custom_id": f"demo-{n}",
+            "params": {"model": model.alias, "max_tokens": 200, "messages": messages},
+        }
+        for n in (1, 2)
+    ]
+    batch = client.messages.batches.create(requests=requests)
+    results = list(client.messages.batches.results(batch.id))
+    succeeded = sum(1 for r in results if r.result.type == "succeeded")
+    say(f"3. messages.batches.create(2 requests): {batch.id}, {batch.processing_status}")
+    say(
+        f"   {succeeded} of {len(results)} succeeded; fewer than Bedrock's minimum records per "
+        "batch job, so they ran on demand at on-demand prices"
+    )
 
 
 def _usage_line(usage: Usage, cost: object) -> str:

@@ -21,6 +21,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from relay.access import AccessMiddleware
+from relay.batches.routes import BatchRoutes
 from relay.core import Routes
 from relay.errors import ApiError, ErrorType
 from relay.openai_api import errors as openai_errors
@@ -114,6 +115,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             Route("/", handlers.health, methods=["GET", "HEAD"]),
             Route("/v1/messages", handlers.messages, methods=["POST"]),
             Route("/v1/messages/count_tokens", handlers.count_tokens, methods=["POST"]),
+            # Message Batches on Bedrock batch inference (404 unless RELAY_BATCH_BUCKET is set).
+            *BatchRoutes(handlers).routes(),
             # Chat Completions, and /v1/models in OpenAI's or Anthropic's shape by header.
             *openai_routes(handlers),
         ],

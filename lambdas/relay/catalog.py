@@ -13,7 +13,7 @@ be read, the field says less rather than guessing (an empty tuple routes nowhere
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -686,6 +686,25 @@ class Catalog:
 
 
 CATALOG = Catalog(MODELS)
+
+
+def batch_prices(model: Model) -> Prices:
+    """The model's prices in a batch (Bedrock batch inference, the Claude API's Message
+    Batches): every token at `BATCH_PRICE_FACTOR` of its on-demand price."""
+    prices = model.prices
+    return Prices(
+        input=prices.input * BATCH_PRICE_FACTOR,
+        output=prices.output * BATCH_PRICE_FACTOR,
+        cache_write_5m=prices.cache_write_5m * BATCH_PRICE_FACTOR,
+        cache_write_1h=prices.cache_write_1h * BATCH_PRICE_FACTOR,
+        cache_read=prices.cache_read * BATCH_PRICE_FACTOR,
+        source=_BEDROCK_BATCH,
+    )
+
+
+def in_batch(model: Model) -> Model:
+    """The model priced as in a batch (what `relay.pricing` prices a batch's request with)."""
+    return replace(model, prices=batch_prices(model))
 
 
 def resolve(name: str) -> Resolved:

@@ -272,7 +272,12 @@ class DynamoStore:
     # Ledger.
 
     def admit(
-        self, key: ApiKey, estimate_usd: Decimal, downgrades: Sequence[Decimal] = ()
+        self,
+        key: ApiKey,
+        estimate_usd: Decimal,
+        downgrades: Sequence[Decimal] = (),
+        *,
+        whole: bool = False,
     ) -> Admission:
         clock = self._clock()
         minute = int(clock // 60)
@@ -280,22 +285,24 @@ class DynamoStore:
         with _unavailable("check this key's limits"):
             headers = self._count_request(key, minute, clock) if key.rpm or key.tpm else {}
             if key.budgeted:
-                reserved, choice = self._reserve_first(key, (estimate_usd, *downgrades))
+                reserved, choice = self._reserve_first(key, (estimate_usd, *downgrades), whole)
         return Admission(key, reserved, minute, headers, choice)
 
-    def _reserve_first(self, key: ApiKey, estimates: tuple[Decimal, ...]) -> tuple[Decimal, int]:
+    def _reserve_first(
+        self, key: ApiKey, estimates: tuple[Decimal, ...], whole: bool
+    ) -> tuple[Decimal, int]:
         """Reserve the first estimate that fits whole in what is left; the last one is
         admitted while anything is left (so one request can cross the budget, by its own
-        worth at the cheapest model)."""
+        worth at the cheapest model), unless `whole` (a batch): then it must fit too."""
         limits = [budget for _, budget, _, _ in self._budgets(key, self._now())]
         for choice, estimate in enumerate(estimates[:-1]):
             if estimate > min(limits):
                 continue  # cannot fit even in an unspent budget
             try:
-                return self._reserve(key, estimate, fits=True), choice
+                return self._reserve(key, estimate, whole=True), choice
             except ApiError:
                 continue
-        return self._reserve(key, estimates[-1]), len(estimates) - 1
+        return self._reserve(key, estimates[-1], whole=whole), len(estimates) - 1
 
     def _count_request(self, key: ApiKey, minute: int, clock: float) -> dict[str, str]:
         reset = datetime.fromtimestamp((minute + 1) * 60, UTC).isoformat().replace("+00:00", "Z")
@@ -348,10 +355,18 @@ class DynamoStore:
             budgets.append((f"month#{now:%Y-%m}", key.monthly_usd, "monthly", _next_month(now)))
         return budgets
 
-    def _reserve(self, key: ApiKey, estimate: Decimal, *, fits: bool = False) -> Decimal:
-        """`fits`: only if the whole estimate fits in what is left of every budget."""
+    def _reserve(self, key: ApiKey, estimate: Decimal, *, whole: bool = False) -> Decimal:
+        """`whole`: only if the whole estimate fits in what is left of every budget."""
         now = self._now()
         budgets = self._budgets(key, now)
+        for _, budget, name, reset in budgets:
+            if whole and estimate > budget:
+                raise _rate_limited(
+                    f"The {name} budget of ${budget} for key {key.key_id} cannot cover this "
+                    f"batch (up to ${estimate:.6f}).",
+                    (reset - now).total_seconds(),
+                    {},
+                )
         items: list[TransactWriteItemTypeDef] = [
             {
                 "Update": {
@@ -360,14 +375,15 @@ class DynamoStore:
                     "UpdateExpression": "ADD usd :est SET expires_at = :exp",
                     # Admitted while anything is left: the last request admitted may cross
                     # the budget by its own (reserved, upper-bound) cost, never more.
+                    # A whole reservation (a batch) must fit in what is left.
                     "ConditionExpression": (
-                        "attribute_not_exists(usd) OR usd <= :room"
-                        if fits
+                        "attribute_not_exists(usd) OR usd <= :budget"
+                        if whole
                         else "attribute_not_exists(usd) OR usd < :budget"
                     ),
                     "ExpressionAttributeValues": {
                         ":est": _n(estimate),
-                        **({":room": _n(budget - estimate)} if fits else {":budget": _n(budget)}),
+                        ":budget": _n(budget - estimate if whole else budget),
                         ":exp": _n(int((reset + timedelta(days=2)).timestamp())),
                     },
                     "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
@@ -383,8 +399,9 @@ class DynamoStore:
             reasons = error.response.get("CancellationReasons", [])
             for (_, budget, name, reset), reason in zip(budgets, reasons, strict=False):
                 if reason.get("Code") == "ConditionalCheckFailed":
+                    left = "has too little left for this batch" if whole else "is spent"
                     raise _rate_limited(
-                        f"The {name} budget of ${budget} for key {key.key_id} is spent.",
+                        f"The {name} budget of ${budget} for key {key.key_id} {left}.",
                         (reset - now).total_seconds(),
                         {},
                     ) from None

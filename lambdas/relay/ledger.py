@@ -32,14 +32,20 @@ class Ledger(Protocol):
     blocking: bool
 
     def admit(
-        self, key: ApiKey, estimate_usd: Decimal, downgrades: Sequence[Decimal] = ()
+        self,
+        key: ApiKey,
+        estimate_usd: Decimal,
+        downgrades: Sequence[Decimal] = (),
+        *,
+        whole: bool = False,
     ) -> Admission:
         """Count the request and reserve its estimated cost, or raise a 429 ApiError.
 
         With `downgrades` (the estimates of cheaper models to serve it instead, in order), the
         request and each downgrade but the last are admitted only if their whole estimate fits
         in what is left of the budget; the last one while anything is left, as without them.
-        `Admission.choice` says which one was reserved."""
+        `Admission.choice` says which one was reserved. `whole`: the last one only if it fits
+        too (a batch, whose estimate can be many requests' worth)."""
         ...
 
     def settle(self, admission: Admission, record: UsageRecord) -> None:
@@ -72,7 +78,12 @@ class LogLedger:
     blocking = False
 
     def admit(
-        self, key: ApiKey, estimate_usd: Decimal, downgrades: Sequence[Decimal] = ()
+        self,
+        key: ApiKey,
+        estimate_usd: Decimal,
+        downgrades: Sequence[Decimal] = (),
+        *,
+        whole: bool = False,
     ) -> Admission:
         return Admission(key)
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from relay.backends.signed_http import AsyncClients
     from relay.backends.vertex_access import VertexSettings
+    from relay.batches.service import BatchJobs
 
 
 class ResponseCache(Protocol):
@@ -83,6 +84,8 @@ class Services:
     resilience: Resilience
     # Whether the Bedrock region answers, for /health; None: /health reports liveness only.
     reachability: ReachabilityCache | None = None
+    # Message Batches, when RELAY_BATCH_BUCKET is set.
+    batches: BatchJobs | None = None
 
     @classmethod
     def from_settings(
@@ -133,7 +136,10 @@ class Services:
         backends = Backends(settings, session, vertex, vertex_credentials)
         endpoint = runtime_endpoint(settings.bedrock_region, settings.bedrock_endpoint_url)
         reachability = ReachabilityCache(http_probe(endpoint))
-        return cls(backends, keys, ledger, cache, resilience, reachability)
+        batches = (
+            _batches(settings, ledger, session, table_session) if settings.batch_bucket else None
+        )
+        return cls(backends, keys, ledger, cache, resilience, reachability, batches)
 
     @classmethod
     def from_env(cls, settings: Settings, env: Mapping[str, str]) -> Services:
@@ -144,3 +150,40 @@ class Services:
 
             vertex = VertexSettings.from_env(env)
         return cls.from_settings(settings, vertex=vertex)
+
+
+def _batches(
+    settings: Settings,
+    ledger: Ledger,
+    session: boto3.session.Session | None,
+    table_session: boto3.session.Session | None,
+) -> BatchJobs:
+    """S3 beside the relay's tables (its own region), the Bedrock control plane in Bedrock's."""
+    import boto3
+
+    from relay.batches.aws_http import SignedClient
+    from relay.batches.jobs import BedrockJobs
+    from relay.batches.service import BatchJobs
+    from relay.batches.store import BatchStore
+
+    bucket, role = settings.batch_bucket, settings.batch_role_arn
+    assert bucket is not None
+    assert role is not None
+    s3_session = table_session or session or boto3.session.Session()
+    s3_region = settings.table_region or s3_session.region_name or settings.bedrock_region
+    # Virtual-hosted on AWS; path-style on an endpoint of one's own (moto's server).
+    s3_endpoint = (
+        f"{settings.batch_s3_endpoint_url.rstrip('/')}/{bucket}"
+        if settings.batch_s3_endpoint_url
+        else f"https://{bucket}.s3.{s3_region}.amazonaws.com"
+    )
+    s3 = SignedClient(s3_session.get_credentials, "s3", s3_region, s3_endpoint)
+    region = settings.bedrock_region
+    bedrock = SignedClient(
+        (session or boto3.session.Session()).get_credentials,
+        "bedrock",
+        region,
+        settings.bedrock_endpoint_url or f"https://bedrock.{region}.amazonaws.com",
+    )
+    store = BatchStore(s3, bucket)
+    return BatchJobs(store, BedrockJobs(bedrock, role), ledger, settings.catalog)

@@ -111,6 +111,15 @@ class Settings:
     # Route label pattern -> seconds a stream may take to its first byte (relay.latency).
     ttfb_deadlines: tuple[tuple[str, float], ...] = ()
     hedge: HedgePolicy | None = None
+    # Message Batches (`/v1/messages/batches`) on Bedrock batch inference: the bucket of their
+    # input, output and state, and the service role Bedrock assumes to run the jobs. Unset: 404.
+    batch_bucket: str | None = None
+    batch_role_arn: str | None = None
+    # Bedrock's minimum records per batch inference job (a service quota): a batch with fewer
+    # requests for a model runs them on demand, at on-demand prices.
+    batch_min_records: int = 100
+    # Local mode and tests: S3 in an embedded AWS.
+    batch_s3_endpoint_url: str | None = None
 
     def __post_init__(self) -> None:
         if self.auth is AuthMode.KEYS and not (self.key_digests or self.table_name):
@@ -125,6 +134,11 @@ class Settings:
                 "RELAY_AUTH=api-gateway admits only keys the relay knows: set RELAY_TABLE_NAME "
                 "(keys issued with `relaykit keys create --usage-plan`), or list gateway keys to "
                 "admit without limits in RELAY_UNLIMITED_KEY_IDS (their rk_... ids)"
+            )
+        if bool(self.batch_bucket) != bool(self.batch_role_arn):
+            raise ConfigError(
+                "RELAY_BATCH_BUCKET and RELAY_BATCH_ROLE_ARN go together: set both (the CDK "
+                "stack does) or neither"
             )
         if bool(self.guardrail_id) != bool(self.guardrail_version):
             raise ConfigError(
@@ -190,6 +204,10 @@ class Settings:
             ),
             ttfb_deadlines=deadlines,
             hedge=hedge,
+            batch_bucket=env.get("RELAY_BATCH_BUCKET") or None,
+            batch_role_arn=env.get("RELAY_BATCH_ROLE_ARN") or None,
+            batch_min_records=_int(env, "RELAY_BATCH_MIN_RECORDS", cls.batch_min_records),
+            batch_s3_endpoint_url=env.get("RELAY_BATCH_S3_ENDPOINT_URL") or None,
         )
 
 

@@ -214,9 +214,14 @@ class SpooledLedger:
         self._sleep = sleep
 
     def admit(
-        self, key: ApiKey, estimate_usd: Decimal, downgrades: Sequence[Decimal] = ()
+        self,
+        key: ApiKey,
+        estimate_usd: Decimal,
+        downgrades: Sequence[Decimal] = (),
+        *,
+        whole: bool = False,
     ) -> Admission:
-        return self._ledger.admit(key, estimate_usd, downgrades)
+        return self._ledger.admit(key, estimate_usd, downgrades, whole=whole)
 
     def settle(self, admission: Admission, record: UsageRecord) -> None:
         for pause in (*SETTLE_PAUSES, None):

@@ -5,6 +5,8 @@ stream, Converse, ConverseStream, CountTokens), Vertex AI's three
 Routes are thin: they parse, ask the state for an answer and render it. Every model request is
 counted in the stats before anything can fail, so a test can assert what reached "Bedrock".
 
+Bedrock's batch inference jobs (`relaykit.simulator.batch`) read and write S3 (moto).
+
 Control endpoints (not part of Bedrock):
     POST /_simulator/faults  {"next": ["throttling", "mid_stream", ...]}  queue faults;
                              {"delays": [0.5, 0]} holds the next requests that many seconds
@@ -29,7 +31,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from relay.catalog import Model
-from relaykit.simulator import converse
+from relaykit.simulator import batch, converse
 from relaykit.simulator.config import SimulatorConfig
 from relaykit.simulator.errors import BedrockError, ErrorType, render
 from relaykit.simulator.eventstream import CONTENT_TYPE, chunk_frame, event_frame, exception_frame
@@ -287,6 +289,8 @@ def create_app(config: SimulatorConfig | None = None) -> Starlette:
         Route("/model/{model_id:path}/converse", converse_once, methods=["POST"]),
         Route("/model/{model_id:path}/converse-stream", converse_stream, methods=["POST"]),
         *vertex_routes(),
+        # Bedrock's control plane: batch inference jobs.
+        *batch.routes(),
         Route("/_simulator/faults", inject_faults, methods=["POST"]),
         Route("/_simulator/faults", pending_faults, methods=["GET"]),
         Route("/_simulator/stats", stats, methods=["GET"]),

@@ -19,6 +19,10 @@ class SimulatorConfig:
     seed: seeds the random draws for the rates above, so a run with rates is repeatable.
     min_cacheable_tokens: a cache_control prefix shorter than this is not cached (the real
         minimum is 1,024 to 4,096 tokens depending on the model); 0 caches any prefix.
+    batch_seconds: how long a batch inference job takes, from submission to its output.
+    batch_min_records: Bedrock's minimum records per batch inference job (a fewer fail).
+    s3_endpoint_url: where batch jobs read and write S3 (moto's server); None: boto3's default
+        (moto's in-process mock in tests).
     """
 
     latency: float = 0.0
@@ -30,9 +34,12 @@ class SimulatorConfig:
     mid_stream_error_rate: float = 0.0
     seed: int = 0
     min_cacheable_tokens: int = 0
+    batch_seconds: float = 0.0
+    batch_min_records: int = 100
+    s3_endpoint_url: str | None = None
 
     def __post_init__(self) -> None:
-        for name in ("latency", "time_to_first_token", "tokens_per_second"):
+        for name in ("latency", "time_to_first_token", "tokens_per_second", "batch_seconds"):
             if getattr(self, name) < 0:
                 raise ValueError(f"SimulatorConfig.{name} must be >= 0, got {getattr(self, name)}")
         rates = ("throttle_rate", "server_error_rate", "timeout_rate", "mid_stream_error_rate")

@@ -9,6 +9,7 @@ import itertools
 import threading
 from typing import Any
 
+from relaykit.simulator.batch import BatchJobs
 from relaykit.simulator.cache import PromptCache
 from relaykit.simulator.config import SimulatorConfig
 from relaykit.simulator.faults import Drawn, FaultPlan
@@ -29,6 +30,7 @@ class SimulatorState:
         self.faults = FaultPlan(config)
         self.cache = PromptCache(config.min_cacheable_tokens)
         self.stats = Stats()
+        self.batches = BatchJobs(config, self)
         self._serial = itertools.count(1)
         self._lock = threading.Lock()
 
@@ -36,6 +38,7 @@ class SimulatorState:
         self.faults.reset()
         self.stats.reset()
         self.cache.clear()
+        self.batches.reset()
         with self._lock:
             self._serial = itertools.count(1)
 

@@ -59,6 +59,8 @@ exec python -m uvicorn relay.app:create_app --factory \\
 """
 # The botocore service models the relay calls (sts for the assume-role and web-identity
 # credential providers, sqs for the usage spool, RELAY_USAGE_SPOOL); the others are dropped.
+# Message Batches sign their S3 and Bedrock control-plane calls by hand (relay/batches/aws_http):
+# those two models are ~0.3 MB zipped, more than the bundle's margin.
 BOTOCORE_SERVICES = frozenset({"bedrock-runtime", "dynamodb", "sqs", "sts"})
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache")
 # What no import of the relay reads: type stubs, botocore's examples of the models it keeps,

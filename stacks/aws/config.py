@@ -354,6 +354,14 @@ class Cache(_Section):
     enabled: bool = True
 
 
+class Batches(_Section):
+    """Message Batches (`/v1/messages/batches`) on Bedrock batch inference: an S3 bucket and a
+    service role. On by default: an empty bucket costs nothing, and batches cost half of
+    on-demand."""
+
+    enabled: bool = True
+
+
 class Waf(_Section):
     """AWS WAF in front of each relay: a per-IP rate limit and optional allow-lists.
 
@@ -549,6 +557,7 @@ class RelayKitSettings(_Section):
     encryption: Encryption = Encryption()
     application_profiles: ApplicationProfiles = ApplicationProfiles()
     cache: Cache = Cache()
+    batches: Batches = Batches()
     waf: Waf = Waf()
     usage_plan: UsagePlan = UsagePlan()
     stage_throttle: StageThrottle = StageThrottle()

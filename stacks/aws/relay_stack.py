@@ -9,6 +9,7 @@ from constructs import Construct
 
 from stacks.aws.config import HONG_KONG, OPT_IN_REGIONS, RelayKitConfig, RelaySite
 from stacks.aws.constructs.alarms import RelayAlarms, RelayAlarmsProps
+from stacks.aws.constructs.batches import RelayBatches, RelayBatchesProps
 from stacks.aws.constructs.global_endpoint import (
     GlobalEndpoint,
     GlobalEndpointProps,
@@ -55,6 +56,15 @@ class RelayStack(Stack):
                 guardrail=guardrail,
                 failover_environment=config.failover_environment,
             ),
+        )
+        self.batches = (
+            RelayBatches(
+                self,
+                "Batches",
+                RelayBatchesProps(site, account, self.relay.function.function),
+            )
+            if config.settings.batches.enabled
+            else None
         )
         self.alarms = RelayAlarms(
             self,

@@ -52,6 +52,10 @@ def test_local_once_reports_each_step_then_the_demo_and_says_it_stopped(capsys) 
     assert out.index(steps[-1]) < out.index("Relay:   http://127.0.0.1:")
     assert "1. messages.create(" in out
     assert "2. messages.stream(" in out
+    assert re.search(
+        r"^3\. messages\.batches\.create\(2 requests\): msgbatch_\w+, ended$", out, re.M
+    )
+    assert "2 of 2 succeeded" in out
     assert out.count("[simulated ") == 2
     assert (
         len(re.findall(r"usage: \d+ input, \d+ output, \d+ cache-read tokens; cost \$", out)) == 2

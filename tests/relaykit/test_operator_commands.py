@@ -220,7 +220,8 @@ def test_env_needs_to_know_which_relay(capsys) -> None:
 def test_cost_of_a_haiku_request(capsys) -> None:
     assert main(["cost", "--model", "claude-haiku-4-5", "--input", "400", "--output", "150"]) == 0
     out = capsys.readouterr().out
-    assert re.search(r"^claude-haiku-4-5\s+global\s+\$0\.00115$", out, re.M), out
+    # Beside it, the same request in a batch, at half the price.
+    assert re.search(r"^claude-haiku-4-5\s+global\s+\$0\.00115\s+\$0\.000575$", out, re.M), out
     prices = by_alias("claude-haiku-4-5").prices
     assert (
         f"(400 input * ${prices.input} + 150 output * ${prices.output}) / 1,000,000 = $0.00115"
@@ -239,6 +240,7 @@ def test_cost_compares_models_per_month_with_caching_premium_and_batch(capsys) -
     tokens = 1000 * p.input + 500 * p.output + 4000 * p.cache_read + 2000 * p.cache_write_1h
     expected = tokens / MILLION * (1 + model.regional_premium) * BATCH_PRICE_FACTOR
     assert Decimal(haiku["per_request_usd"]) == expected
+    assert Decimal(haiku["batch_per_request_usd"]) == expected
     assert Decimal(haiku["per_month_usd"]) == expected * 1000 * Decimal(730) / 24
     assert haiku["endpoint"] == "us"
     assert "(us premium) * 0.5 (batch)" in haiku["formula"]
@@ -250,7 +252,9 @@ def test_cost_states_the_monthly_volume_it_used(capsys) -> None:
     assert main([*args, "--per-day", "1000"]) == 0
     out = capsys.readouterr().out
     assert "1,000 requests/day * 730 h/24 = 30,417 requests/month" in out
-    assert re.search(r"^claude-haiku-4-5\s+global\s+\$0\.00115\s+\$34\.98$", out, re.M), out
+    assert re.search(
+        r"^claude-haiku-4-5\s+global\s+\$0\.00115\s+\$0\.000575\s+\$34\.98$", out, re.M
+    ), out
 
 
 def test_cost_of_an_unknown_model_exits_2(capsys) -> None:

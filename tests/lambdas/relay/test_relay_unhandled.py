@@ -42,7 +42,12 @@ class RecordingLedger:
         self.settled: list[tuple[Admission, UsageRecord]] = []
 
     def admit(
-        self, key: ApiKey, estimate_usd: Decimal, downgrades: Sequence[Decimal] = ()
+        self,
+        key: ApiKey,
+        estimate_usd: Decimal,
+        downgrades: Sequence[Decimal] = (),
+        *,
+        whole: bool = False,
     ) -> Admission:
         return Admission(key, reserved_usd=estimate_usd)
 

@@ -58,6 +58,8 @@ NOT_CREATED_BY_MOTO = frozenset(
         # (test_aws_usage_spool.py checks both).
         "AWS::SQS::QueuePolicy",
         "AWS::Lambda::EventInvokeConfig",
+        # The batches bucket's TLS-only policy (test_aws_batches.py checks it).
+        "AWS::S3::BucketPolicy",
     }
 )
 

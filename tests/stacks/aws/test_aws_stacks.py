@@ -172,10 +172,12 @@ def test_relay_role_may_invoke_exactly_the_configured_models(
 ) -> None:
     site = _site(synthesis, site_name)
     statements = _role_statements(synthesis.templates[stack], "RelayHandlerRole")
+    # Batch jobs (and their models) are test_aws_batches.py's.
     bedrock = [
         {k: v for k, v in s.items() if k in ("Action", "Resource", "Condition")}
         for s in statements
         if any(a.startswith("bedrock:") and a != "bedrock:ApplyGuardrail" for a in _actions(s))
+        and s.get("Sid") != "BatchJobs"
     ]
     assert bedrock == _expected_bedrock_statements(site)
 
@@ -185,8 +187,16 @@ def test_relay_role_has_nothing_but_bedrock_guardrail_tables_logs_and_tracing(
 ) -> None:
     statements = _role_statements(synthesis.templates[RELAY_HONG_KONG], "RelayHandlerRole")
     actions = {a for s in statements for a in _actions(s)}
-    allowed_prefixes = ("bedrock:", "dynamodb:", "logs:", "xray:", "sqs:")
+    allowed_prefixes = ("bedrock:", "dynamodb:", "logs:", "xray:", "sqs:", "s3:", "iam:")
     assert all(a.startswith(allowed_prefixes) for a in actions), actions
+    # Of S3 and IAM, only the batches' objects and passing their role (test_aws_batches.py).
+    assert {a for a in actions if a.startswith(("s3:", "iam:"))} == {
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:DeleteObject",
+        "s3:ListBucket",
+        "iam:PassRole",
+    }
     # Of SQS, only sending to its usage spool (test_aws_usage_spool.py checks the queue).
     assert {a for a in actions if a.startswith("sqs:")} == {
         "sqs:SendMessage",

@@ -1,0 +1,115 @@
+"""Blocking SigV4-signed calls to S3 and to Bedrock's control plane: botocore's signer and
+credential chain, httpx for the wire (both already in the relay's bundle).
+
+Why not boto3 clients: their service models (s3 and bedrock, ~0.3 MB zipped) do not fit the
+Lambda bundle's size target, and the relay makes seven simple calls. Called from worker threads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+from xml.etree import ElementTree
+
+import httpx
+from botocore.auth import S3SigV4Auth, SigV4Auth
+from botocore.awsrequest import AWSRequest
+
+from relay.backends.signed_http import NoCredentials
+
+if TYPE_CHECKING:
+    from botocore.credentials import Credentials
+
+_EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+
+class AwsFailure(Exception):
+    """An AWS error response: its code (x-amzn-ErrorType or S3's <Code>), status and message."""
+
+    def __init__(self, code: str, status: int, message: str) -> None:
+        super().__init__(f"{code} ({status}): {message}")
+        self.code, self.status, self.message = code, status, message
+
+
+class SignedClient:
+    """Signs and sends requests to one service endpoint in one region."""
+
+    def __init__(
+        self,
+        credentials: Callable[[], Credentials | None],
+        service: str,
+        region: str,
+        endpoint: str,
+        timeout: float = 30.0,
+    ) -> None:
+        self._credentials = credentials
+        self._service, self._region = service, region
+        self.endpoint = endpoint.rstrip("/")
+        self._http = httpx.Client(timeout=timeout, trust_env=False)
+        self._signer: SigV4Auth | None = None
+        self._lock = threading.Lock()
+
+    def _sigv4(self) -> SigV4Auth:
+        with self._lock:
+            if self._signer is None:
+                credentials = self._credentials()
+                if credentials is None:
+                    raise NoCredentials(f"no AWS credentials found for {self._service}")
+                kind = S3SigV4Auth if self._service == "s3" else SigV4Auth
+                self._signer = kind(credentials, self._service, self._region)
+            return self._signer
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, str] | None = None,
+        body: bytes = b"",
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """`path` already percent-encoded; an error status raises AwsFailure."""
+        url = self.endpoint + path
+        if query:
+            url += "?" + "&".join(
+                f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in query.items()
+            )
+        sent = dict(headers or {})
+        if self._service == "s3":
+            sent["X-Amz-Content-SHA256"] = _sha256(body)
+        signed = AWSRequest(method=method, url=url, data=body, headers=sent)
+        self._sigv4().add_auth(signed)
+        response = self._http.request(
+            method, url, content=body, headers=dict(signed.headers.items())
+        )
+        if response.status_code >= 400:
+            raise _failure(response)
+        return response
+
+
+def _sha256(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest() if body else _EMPTY_SHA256
+
+
+def _failure(response: httpx.Response) -> AwsFailure:
+    code = response.headers.get("x-amzn-errortype", "").split(":", 1)[0]
+    message = ""
+    text = response.text
+    if text.lstrip().startswith("<"):
+        try:
+            root = ElementTree.fromstring(text)  # noqa: S314 - AWS's own error document
+            code = code or (root.findtext("Code") or "")
+            message = root.findtext("Message") or ""
+        except ElementTree.ParseError:
+            pass
+    elif text:
+        try:
+            payload: Any = json.loads(text)
+            message = str(payload.get("message") or payload.get("Message") or "")
+        except ValueError:
+            message = text[:200]
+    return AwsFailure(code or f"http_{response.status_code}", response.status_code, message)

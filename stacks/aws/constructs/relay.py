@@ -114,20 +114,7 @@ class Relay(Construct):
         )
         self.function = LoggedFunction(self, "Handler", self._function_props(props))
         self.role = self.function.role
-        self.usage_spool.queue.grant_send_messages(self.role)
-        for statement in invoke_statements(site.targets, props.account):
-            self.role.add_to_policy(statement.to_iam())
-        if props.guardrail is not None:
-            self.role.add_to_policy(
-                iam.PolicyStatement(
-                    sid="ApplyGuardrail",
-                    actions=["bedrock:ApplyGuardrail"],
-                    resources=[props.guardrail.arn],
-                )
-            )
-        self.usage_table.grant(self.role, *RELAY_TABLE_ACTIONS)
-        if self.cache_table is not None:
-            self.cache_table.grant(self.role, *RELAY_CACHE_ACTIONS)
+        self.grant_relay(self.role, props)
         acknowledge(
             self.role,
             "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level "
@@ -209,27 +196,14 @@ class Relay(Construct):
             removal_policy=RemovalPolicy.RETAIN,
         )
 
-    def _function_props(self, props: RelayProps) -> FunctionProps:
+    def relay_environment(self, props: RelayProps) -> dict[str, str]:
+        """The relay's settings whatever runs it (Lambda or a Fargate task): its models, tables,
+        spool and options. Each compute adds its own server, auth and body-size lines."""
         site, settings = props.site, props.settings
-        lam = settings.lambda_
-        layer = lambda_.LayerVersion.from_layer_version_arn(
-            self,
-            "WebAdapter",
-            web_adapter_layer_arn(
-                site.region, lam.architecture, lam.web_adapter_account, lam.web_adapter_version
-            ),
-        )
         environment = {
-            "AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap",
-            "AWS_LWA_INVOKE_MODE": "response_stream",
-            "AWS_LWA_PORT": str(PORT),
-            "AWS_LWA_READINESS_CHECK_PROTOCOL": "tcp",
-            "PORT": str(PORT),
             "RELAY_BEDROCK_REGION": site.bedrock_region,
             "RELAY_ROUTING": settings.routing.value,
             "RELAY_MODELS": ",".join(t.model.alias for t in site.targets),
-            "RELAY_AUTH": "api-gateway",
-            "RELAY_MAX_BODY_BYTES": str(MAX_BODY_BYTES),
             "RELAY_TABLE_NAME": self.usage_table.table_name,
             "RELAY_USAGE_SPOOL": self.usage_spool.queue.queue_url,
             "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -249,6 +223,46 @@ class Relay(Construct):
         if props.guardrail is not None:
             environment["RELAY_GUARDRAIL_ID"] = props.guardrail.guardrail_id
             environment["RELAY_GUARDRAIL_VERSION"] = props.guardrail.version
+        return environment
+
+    def grant_relay(self, role: iam.IRole, props: RelayProps) -> None:
+        """Exactly what the relay does, whatever runs it: invoke the configured models (and the
+        guardrail), its table actions, and sending usage records to the spool."""
+        self.usage_spool.queue.grant_send_messages(role)
+        for statement in invoke_statements(props.site.targets, props.account):
+            role.add_to_principal_policy(statement.to_iam())
+        if props.guardrail is not None:
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    sid="ApplyGuardrail",
+                    actions=["bedrock:ApplyGuardrail"],
+                    resources=[props.guardrail.arn],
+                )
+            )
+        self.usage_table.grant(role, *RELAY_TABLE_ACTIONS)
+        if self.cache_table is not None:
+            self.cache_table.grant(role, *RELAY_CACHE_ACTIONS)
+
+    def _function_props(self, props: RelayProps) -> FunctionProps:
+        site, settings = props.site, props.settings
+        lam = settings.lambda_
+        layer = lambda_.LayerVersion.from_layer_version_arn(
+            self,
+            "WebAdapter",
+            web_adapter_layer_arn(
+                site.region, lam.architecture, lam.web_adapter_account, lam.web_adapter_version
+            ),
+        )
+        environment = {
+            "AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap",
+            "AWS_LWA_INVOKE_MODE": "response_stream",
+            "AWS_LWA_PORT": str(PORT),
+            "AWS_LWA_READINESS_CHECK_PROTOCOL": "tcp",
+            "PORT": str(PORT),
+            "RELAY_AUTH": "api-gateway",
+            "RELAY_MAX_BODY_BYTES": str(MAX_BODY_BYTES),
+            **self.relay_environment(props),
+        }
         return FunctionProps(
             code=relay_code(lam.architecture),
             handler="run.sh",

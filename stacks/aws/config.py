@@ -68,6 +68,15 @@ class Architecture(StrEnum):
     X86_64 = "x86_64"
 
 
+class Compute(StrEnum):
+    """What runs a relay: Lambda behind API Gateway (no idle cost), or Fargate tasks behind an
+    Application Load Balancer (no 6 MB body or 15-minute stream ceiling; cheaper at steady load,
+    `relaykit cost --crossover`)."""
+
+    LAMBDA = "lambda"
+    FARGATE = "fargate"
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(
         frozen=True,
@@ -90,6 +99,7 @@ class PrimaryRelay(_Section):
     region: str = "us-east-1"
     # None: the relay's own region.
     bedrock_region: str | None = None
+    compute: Compute = Compute.LAMBDA
 
     _region = field_validator("region")(_check_region)
 
@@ -103,6 +113,7 @@ class HongKongRelay(_Section):
     """A relay in Hong Kong (ap-east-1), which has no Bedrock endpoint of its own."""
 
     enabled: bool = False
+    compute: Compute = Compute.LAMBDA
     # None: the first of `bedrock_region_candidates` that serves every configured model.
     bedrock_region: str | None = None
     # Nearest first (Taipei, Singapore, Tokyo).
@@ -355,6 +366,56 @@ class LambdaSettings(_Section):
         return value
 
 
+# Fargate's CPU units and the memory (MiB) each allows
+# (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html).
+FARGATE_MEMORY_MIB = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4097, 1024)),
+    1024: tuple(range(2048, 8193, 1024)),
+    2048: tuple(range(4096, 16385, 1024)),
+    4096: tuple(range(8192, 30721, 1024)),
+}
+
+
+class FargateSettings(_Section):
+    """The relay's Fargate service, for relays with `compute: "fargate"`.
+
+    Defaults: two arm64 tasks of 0.5 vCPU and 1 GiB ($28.84 a month together, us-east-1), so a
+    task can be replaced while the other serves; each carries a couple of hundred concurrent
+    streams (bench/concurrent_slow_calls.py), and autoscaling adds tasks on CPU or requests.
+    The load balancer listens on HTTPS with `certificate_arn` (an ACM certificate in the
+    relay's region); plain HTTP only with `allow_http`, for a trial behind another TLS front.
+    """
+
+    cpu: int = 512
+    memory_mib: int = 1024
+    desired_tasks: int = Field(default=2, ge=1)
+    min_tasks: int = Field(default=2, ge=1)
+    max_tasks: int = Field(default=6, ge=1)
+    # Scale out above this average CPU, or above this many requests per task per minute.
+    cpu_target_percent: int = Field(default=60, ge=10, le=95)
+    requests_per_task_per_minute: int = Field(default=3000, ge=1)
+    certificate_arn: str | None = None
+    allow_http: bool = False
+    log_retention_days: int = Field(default=30, ge=1)
+
+    @model_validator(mode="after")
+    def _sizes(self) -> FargateSettings:
+        allowed = FARGATE_MEMORY_MIB.get(self.cpu)
+        if allowed is None:
+            raise ValueError(
+                f"cpu {self.cpu} is not a Fargate size; use one of {sorted(FARGATE_MEMORY_MIB)}"
+            )
+        if self.memory_mib not in allowed:
+            raise ValueError(
+                f"memoryMib {self.memory_mib} does not go with cpu {self.cpu}; "
+                f"use {allowed[0]} to {allowed[-1]} in steps Fargate allows"
+            )
+        if not self.min_tasks <= self.desired_tasks <= self.max_tasks:
+            raise ValueError("minTasks <= desiredTasks <= maxTasks must hold")
+        return self
+
+
 class RelayKitSettings(_Section):
     """The `relaykit` context object, as written in cdk.json."""
 
@@ -387,6 +448,7 @@ class RelayKitSettings(_Section):
     alarms: Alarms = Alarms()
     budget: Budget = Budget()
     lambda_: LambdaSettings = Field(default=LambdaSettings(), alias="lambda")
+    fargate: FargateSettings = FargateSettings()
     metrics_namespace: str = "ClaudeRelay"
     stage_name: str = "prod"
     # False for targets without the CDK bootstrap SSM parameter rule (the moto rehearsal).
@@ -428,6 +490,7 @@ class RelaySite:
     targets: tuple[BedrockTarget, ...]
     # Why this Bedrock region (shown in the stack outputs).
     bedrock_region_reason: str
+    compute: Compute = Compute.LAMBDA
 
     @property
     def api_name(self) -> str:
@@ -473,7 +536,21 @@ def load_config(
     relays = [_primary_site(settings, models)]
     if settings.hong_kong.enabled:
         relays.append(_hong_kong_site(settings, models))
+    if any(r.compute is Compute.FARGATE for r in relays):
+        _require_tls(settings.fargate)
     return RelayKitConfig(settings, account, models, tuple(relays))
+
+
+def _require_tls(fargate: FargateSettings) -> None:
+    if fargate.certificate_arn or fargate.allow_http:
+        return
+    raise ConfigError(
+        f"{CONTEXT_KEY}.fargate.certificateArn: a Fargate relay's load balancer serves HTTPS "
+        "with an ACM certificate of the relay's region: set it, e.g. -c "
+        f"{CONTEXT_KEY}.fargate.certificateArn=arn:aws:acm:us-east-1:123456789012:certificate/"
+        f"..., or set {CONTEXT_KEY}.fargate.allowHttp=true to serve plain HTTP (keys would "
+        "cross the network in clear text)"
+    )
 
 
 def _require_recipients(alarms: Alarms) -> None:
@@ -588,7 +665,7 @@ def _primary_site(settings: RelayKitSettings, models: tuple[Model, ...]) -> Rela
     except NoRouteError as error:
         raise ConfigError(f"{key}: {error} (or change {CONTEXT_KEY}.routing)") from None
     reason = "configured" if primary.bedrock_region else "the relay's own region"
-    return RelaySite("primary", primary.region, bedrock_region, targets, reason)
+    return RelaySite("primary", primary.region, bedrock_region, targets, reason, primary.compute)
 
 
 def _require_country_list(settings: RelayKitSettings) -> None:
@@ -620,7 +697,9 @@ def _hong_kong_site(settings: RelayKitSettings, models: tuple[Model, ...]) -> Re
             targets = _targets(models, hk.bedrock_region, settings.routing)
         except NoRouteError as error:
             raise ConfigError(f"{key}: {error}") from None
-        return RelaySite("hongkong", HONG_KONG, hk.bedrock_region, targets, "configured")
+        return RelaySite(
+            "hongkong", HONG_KONG, hk.bedrock_region, targets, "configured", hk.compute
+        )
     refusals = []
     for candidate in hk.bedrock_region_candidates:
         try:
@@ -629,7 +708,7 @@ def _hong_kong_site(settings: RelayKitSettings, models: tuple[Model, ...]) -> Re
             refusals.append(f"{candidate}: {error}")
             continue
         reason = f"nearest candidate serving every model with {settings.routing.value} routing"
-        return RelaySite("hongkong", HONG_KONG, candidate, targets, reason)
+        return RelaySite("hongkong", HONG_KONG, candidate, targets, reason, hk.compute)
     raise ConfigError(
         f"{key}: no candidate region serves every configured model with "
         f"{settings.routing.value} routing; set {key} or "

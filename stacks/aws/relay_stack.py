@@ -7,13 +7,18 @@ from typing import Any
 from aws_cdk import Aws, CfnOutput, Fn, Stack
 from constructs import Construct
 
-from stacks.aws.config import HONG_KONG, OPT_IN_REGIONS, RelayKitConfig, RelaySite
+from stacks.aws.config import HONG_KONG, OPT_IN_REGIONS, Compute, RelayKitConfig, RelaySite
 from stacks.aws.constructs.alarms import RelayAlarms, RelayAlarmsProps
-from stacks.aws.constructs.relay import GuardrailRef, Relay, RelayProps
+from stacks.aws.constructs.fargate_relay import FargateRelay
+from stacks.aws.constructs.relay import GuardrailRef, Relay, RelayProps, RelayState
 
 
 class RelayStack(Stack):
-    """Composes `relay` and `alarms` for `site`; its outputs say how to call it."""
+    """Composes `relay` and `alarms` for `site`; its outputs say how to call it.
+
+    `site.compute` chooses the relay: Lambda behind API Gateway (`relay` is a `Relay`, the
+    default) or Fargate tasks behind a load balancer (`relay` is a `FargateRelay`).
+    """
 
     def __init__(
         self,
@@ -40,11 +45,21 @@ class RelayStack(Stack):
             **kwargs,
         )
         account = config.account or self.account
-        self.relay = Relay(
-            self,
-            "Relay",
-            RelayProps(site=site, settings=config.settings, account=account, guardrail=guardrail),
+        props = RelayProps(
+            site=site, settings=config.settings, account=account, guardrail=guardrail
         )
+        if site.compute is Compute.FARGATE:
+            self.fargate_relay = FargateRelay(self, "Relay", props)
+            scheme = "https" if config.settings.fargate.certificate_arn else "http"
+            endpoint = Fn.join(
+                "",
+                [f"{scheme}://", self.fargate_relay.compute.load_balancer.load_balancer_dns_name],
+            )
+            self._outputs(config, site, self.fargate_relay, endpoint, endpoint)
+            CfnOutput(self, "ClusterName", value=self.fargate_relay.compute.cluster.cluster_name)
+            CfnOutput(self, "ServiceName", value=self.fargate_relay.compute.service.service_name)
+            return
+        self.relay = Relay(self, "Relay", props)
         self.alarms = RelayAlarms(
             self,
             "Alarms",
@@ -68,7 +83,31 @@ class RelayStack(Stack):
                 f"/{config.settings.stage_name}",
             ],
         )
-        CfnOutput(self, "EndpointUrl", value=self.relay.api.url, description="Relay endpoint")
+        self._outputs(config, site, self.relay, self.relay.api.url, base_url)
+        CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn)
+        CfnOutput(
+            self,
+            "UsagePlanId",
+            value=self.relay.usage_plan.usage_plan_id,
+            description="relaykit keys create --usage-plan <this> admits a key at the gateway",
+        )
+
+    @property
+    def availability_zones(self) -> list[str]:
+        """The region's first two zones, resolved by CloudFormation at deploy time (Fn::GetAZs),
+        so synthesis needs no account lookup and writes no zone names into the template."""
+        return [Fn.select(i, Fn.get_azs()) for i in range(2)]
+
+    def _outputs(
+        self,
+        config: RelayKitConfig,
+        site: RelaySite,
+        relay: RelayState,
+        endpoint: str,
+        base_url: str,
+    ) -> None:
+        """The outputs every relay has, whatever its compute."""
+        CfnOutput(self, "EndpointUrl", value=endpoint, description="Relay endpoint")
         CfnOutput(
             self,
             "AnthropicBaseUrlExport",
@@ -80,22 +119,15 @@ class RelayStack(Stack):
         )
         CfnOutput(self, "Routing", value=config.settings.routing.value)
         CfnOutput(self, "ModelIds", value=",".join(t.model_id for t in site.targets))
-        CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn)
         CfnOutput(
             self,
             "KeysTableName",
-            value=self.relay.usage_table.table_name,
+            value=relay.usage_table.table_name,
             description="Relay keys, limits and usage: relaykit keys create --table <this>",
         )
         CfnOutput(
             self,
             "UsageSpoolUrl",
-            value=self.relay.usage_spool.queue.queue_url,
+            value=relay.usage_spool.queue.queue_url,
             description="Usage records waiting for the table: relaykit usage-replay --spool <this>",
-        )
-        CfnOutput(
-            self,
-            "UsagePlanId",
-            value=self.relay.usage_plan.usage_plan_id,
-            description="relaykit keys create --usage-plan <this> admits a key at the gateway",
         )

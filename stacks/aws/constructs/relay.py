@@ -88,12 +88,13 @@ class RelayProps:
     guardrail: GuardrailRef | None = None
 
 
-class Relay(Construct):
-    """Provisions the relay function, its tables, the REST API, keys, usage plan and WAF.
+class RelayState(Construct):
+    """Provisions what a relay keeps whatever runs it: its tables and usage spool; and builds
+    what any compute needs to run the relay against them (`relay_environment`, `grant_relay`,
+    `web_acl`).
 
-    Attributes: `function` (and `role`), `usage_table`, `cache_table` (None if disabled),
-    `usage_spool` (the queue usage records wait in while the table is down, and their replay),
-    `api`, `usage_plan`, `authorizer_function`, `web_acl` (None if disabled).
+    Attributes: `usage_table`, `cache_table` (None if disabled), `usage_spool` (the queue usage
+    records wait in while the table is down, and their replay), `web_acl` (None if disabled).
     """
 
     def __init__(self, scope: Construct, construct_id: str, props: RelayProps) -> None:
@@ -112,74 +113,26 @@ class Relay(Construct):
                 service_name=site.api_name,
             ),
         )
-        self.function = LoggedFunction(self, "Handler", self._function_props(props))
-        self.role = self.function.role
-        self.grant_relay(self.role, props)
-        acknowledge(
-            self.role,
-            "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level "
-            "permissions; tracing the relay is required.",
-            "AwsSolutions-IAM5[Resource::*]",
-        )
-        self.authorizer_function = LoggedFunction(
-            self,
-            "KeyAuthorizer",
-            FunctionProps(
-                code=lambda_.Code.from_asset(
-                    str(LAMBDAS),
-                    exclude=[
-                        "*",
-                        *(f"!{d}" for d in sorted({f.split("/")[0] for f in KEY_AUTHORIZER_FILES})),
-                        *(f"!{f}" for f in KEY_AUTHORIZER_FILES),
-                    ],
-                ),
-                handler="key_authorizer.handler.handler",
-                runtime=RUNTIME,
-                description="Admits keys the relay's table knows, as their usage-plan key",
-                architecture=settings.lambda_.architecture,
-                timeout=Duration.seconds(5),
-                memory_mb=128,
-                log_retention_days=settings.lambda_.log_retention_days,
-                environment=(("RELAY_TABLE_NAME", self.usage_table.table_name),),
-            ),
-        )
-        # One GetItem on exactly the key table; nothing else.
-        self.usage_table.grant(self.authorizer_function.role, "dynamodb:GetItem")
-        self.api = self._rest_api(site, settings)
-        self.usage_plan = self.api.add_usage_plan(
-            "UsagePlan",
-            name=f"{site.api_name}-plan",
-            description="Per-key throttle and daily quota for the Claude relay",
-            throttle=apigw.ThrottleSettings(
-                rate_limit=settings.usage_plan.rate_limit,
-                burst_limit=settings.usage_plan.burst_limit,
-            ),
-            quota=apigw.QuotaSettings(
-                limit=settings.usage_plan.quota_per_day, period=apigw.Period.DAY
-            ),
-            api_stages=[apigw.UsagePlanPerApiStage(api=self.api, stage=self.api.deployment_stage)],
-        )
         self.web_acl: RelayWebAcl | None = None
-        if settings.waf.enabled:
-            self.web_acl = RelayWebAcl(
-                self,
-                "Waf",
-                RelayWebAclProps(
-                    name=f"{site.api_name}-waf",
-                    rate_limit=settings.waf.rate_limit,
-                    allowed_cidrs=settings.waf.allowed_cidrs,
-                    allowed_countries=settings.waf.allowed_countries,
-                    log_retention_days=settings.lambda_.log_retention_days,
-                ),
-            )
-            self.web_acl.associate("Association", self.api.deployment_stage.stage_arn)
-        else:
-            acknowledge(
-                self.api,
-                "WAF is switched off in this deployment (relaykit.waf.enabled=false); the usage "
-                "plan still throttles every key.",
-                "AwsSolutions-APIG3",
-            )
+
+    def attach_web_acl(self, props: RelayProps, resource_arn: str) -> RelayWebAcl | None:
+        """The relay's WAF on `resource_arn` (a stage or a load balancer), if enabled."""
+        settings = props.settings
+        if not settings.waf.enabled:
+            return None
+        self.web_acl = RelayWebAcl(
+            self,
+            "Waf",
+            RelayWebAclProps(
+                name=f"{props.site.api_name}-waf",
+                rate_limit=settings.waf.rate_limit,
+                allowed_cidrs=settings.waf.allowed_cidrs,
+                allowed_countries=settings.waf.allowed_countries,
+                log_retention_days=settings.lambda_.log_retention_days,
+            ),
+        )
+        self.web_acl.associate("Association", resource_arn)
+        return self.web_acl
 
     def _table(self, construct_id: str) -> dynamodb.Table:
         return dynamodb.Table(
@@ -242,6 +195,73 @@ class Relay(Construct):
         self.usage_table.grant(role, *RELAY_TABLE_ACTIONS)
         if self.cache_table is not None:
             self.cache_table.grant(role, *RELAY_CACHE_ACTIONS)
+
+
+class Relay(RelayState):
+    """Provisions the relay function behind the REST API, the key authorizer, the usage plan and
+    WAF on the stage, beside the tables and spool of `RelayState`.
+
+    Attributes: `function` (and `role`), `api`, `usage_plan`, `authorizer_function`, and those
+    of `RelayState`.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, props: RelayProps) -> None:
+        super().__init__(scope, construct_id, props)
+        site, settings = props.site, props.settings
+        self.function = LoggedFunction(self, "Handler", self._function_props(props))
+        self.role = self.function.role
+        self.grant_relay(self.role, props)
+        acknowledge(
+            self.role,
+            "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level "
+            "permissions; tracing the relay is required.",
+            "AwsSolutions-IAM5[Resource::*]",
+        )
+        self.authorizer_function = LoggedFunction(
+            self,
+            "KeyAuthorizer",
+            FunctionProps(
+                code=lambda_.Code.from_asset(
+                    str(LAMBDAS),
+                    exclude=[
+                        "*",
+                        *(f"!{d}" for d in sorted({f.split("/")[0] for f in KEY_AUTHORIZER_FILES})),
+                        *(f"!{f}" for f in KEY_AUTHORIZER_FILES),
+                    ],
+                ),
+                handler="key_authorizer.handler.handler",
+                runtime=RUNTIME,
+                description="Admits keys the relay's table knows, as their usage-plan key",
+                architecture=settings.lambda_.architecture,
+                timeout=Duration.seconds(5),
+                memory_mb=128,
+                log_retention_days=settings.lambda_.log_retention_days,
+                environment=(("RELAY_TABLE_NAME", self.usage_table.table_name),),
+            ),
+        )
+        # One GetItem on exactly the key table; nothing else.
+        self.usage_table.grant(self.authorizer_function.role, "dynamodb:GetItem")
+        self.api = self._rest_api(site, settings)
+        self.usage_plan = self.api.add_usage_plan(
+            "UsagePlan",
+            name=f"{site.api_name}-plan",
+            description="Per-key throttle and daily quota for the Claude relay",
+            throttle=apigw.ThrottleSettings(
+                rate_limit=settings.usage_plan.rate_limit,
+                burst_limit=settings.usage_plan.burst_limit,
+            ),
+            quota=apigw.QuotaSettings(
+                limit=settings.usage_plan.quota_per_day, period=apigw.Period.DAY
+            ),
+            api_stages=[apigw.UsagePlanPerApiStage(api=self.api, stage=self.api.deployment_stage)],
+        )
+        if self.attach_web_acl(props, self.api.deployment_stage.stage_arn) is None:
+            acknowledge(
+                self.api,
+                "WAF is switched off in this deployment (relaykit.waf.enabled=false); the usage "
+                "plan still throttles every key.",
+                "AwsSolutions-APIG3",
+            )
 
     def _function_props(self, props: RelayProps) -> FunctionProps:
         site, settings = props.site, props.settings

@@ -32,29 +32,21 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from stacks.aws.bundling import PORT
+from stacks.aws.compute_limits import (
+    ALB_IDLE_TIMEOUT_SECONDS,
+    FARGATE_DRAIN_SECONDS,
+    FARGATE_GRACEFUL_SHUTDOWN_SECONDS,
+    FARGATE_KEEP_ALIVE_SECONDS,
+    FARGATE_MAX_BODY_BYTES,
+    FARGATE_STOP_TIMEOUT_SECONDS,
+)
 from stacks.aws.config import FargateSettings
 from stacks.aws.constructs.fargate_image import relay_image
 from stacks.aws.constructs.function import retention
 from stacks.aws.nag import acknowledge
 
-# Bedrock's InvokeModel takes a Claude request of at most 20 MB
-# (docs.aws.amazon.com/bedrock/latest/userguide/model-parameters-anthropic-claude-messages-
-# request-response.html); an ALB forwards request bodies of any size to IP targets (its quotas
-# bound only the request line and headers), so Bedrock's limit is the relay's.
-FARGATE_MAX_BODY_BYTES = 20 * 1024 * 1024
-# Seconds without a byte either way before the load balancer closes a connection (1 to 4,000):
-# long enough for the first token of a very long prompt; streams send events meanwhile.
-IDLE_TIMEOUT_SECONDS = 600
-# uvicorn keeps idle connections open longer than the balancer, so the balancer always closes
-# first and never sends a request on a connection uvicorn is closing (a 502).
-KEEP_ALIVE_SECONDS = IDLE_TIMEOUT_SECONDS + 5
-# Fargate's stop timeout is at most 120 s; uvicorn finishes before the SIGKILL.
-STOP_TIMEOUT_SECONDS = 120
-GRACEFUL_SHUTDOWN_SECONDS = STOP_TIMEOUT_SECONDS - 10
-# Open streams keep running this long once a task leaves the target group (Lambda's 15-minute
-# ceiling, so no stream that Lambda would finish is cut); deregistration ends sooner once a
-# task has no request in flight.
-DEREGISTRATION_DELAY = Duration.minutes(15)
+# Open streams keep running this long once a task leaves the target group.
+DEREGISTRATION_DELAY = Duration.seconds(FARGATE_DRAIN_SECONDS)
 HEALTH_PATH = "/health"
 
 
@@ -142,8 +134,8 @@ class FargateCompute(Construct):
             # The relay checks keys against its table itself: there is no API Gateway in front.
             "RELAY_AUTH": "keys",
             "RELAY_MAX_BODY_BYTES": str(FARGATE_MAX_BODY_BYTES),
-            "RELAY_KEEP_ALIVE": str(KEEP_ALIVE_SECONDS),
-            "RELAY_GRACEFUL_SHUTDOWN": str(GRACEFUL_SHUTDOWN_SECONDS),
+            "RELAY_KEEP_ALIVE": str(FARGATE_KEEP_ALIVE_SECONDS),
+            "RELAY_GRACEFUL_SHUTDOWN": str(FARGATE_GRACEFUL_SHUTDOWN_SECONDS),
         }
         self.container = self.task_definition.add_container(
             "Relay",
@@ -151,7 +143,7 @@ class FargateCompute(Construct):
             environment=dict(sorted(environment.items())),
             logging=ecs.LogDrivers.aws_logs(stream_prefix="relay", log_group=self.log_group),
             port_mappings=[ecs.PortMapping(container_port=PORT)],
-            stop_timeout=Duration.seconds(STOP_TIMEOUT_SECONDS),
+            stop_timeout=Duration.seconds(FARGATE_STOP_TIMEOUT_SECONDS),
             readonly_root_filesystem=True,
         )
         acknowledge(
@@ -221,7 +213,7 @@ class FargateCompute(Construct):
             vpc=self.vpc,
             internet_facing=True,
             security_group=self.balancer_group,
-            idle_timeout=Duration.seconds(IDLE_TIMEOUT_SECONDS),
+            idle_timeout=Duration.seconds(ALB_IDLE_TIMEOUT_SECONDS),
             drop_invalid_header_fields=True,
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
         )

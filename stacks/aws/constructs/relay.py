@@ -29,6 +29,7 @@ from constructs import Construct
 
 from stacks.aws.bedrock_grants import invoke_statements
 from stacks.aws.bundling import PORT, REPO_ROOT, RUNTIME, relay_code
+from stacks.aws.compute_limits import LAMBDA_MAX_BODY_BYTES, LAMBDA_STREAM_SECONDS
 from stacks.aws.config import Architecture, RelayKitSettings, RelaySite
 from stacks.aws.constructs.function import FunctionProps, LoggedFunction, retention
 from stacks.aws.constructs.gateway_responses import add_gateway_responses
@@ -49,13 +50,7 @@ KEY_AUTHORIZER_FILES = (
     "relay/__init__.py",
     "relay/gateway_key.py",
 )
-STREAMING_TIMEOUT = Duration.minutes(15)
-# Lambda takes at most 6 MB (6,291,456 bytes) per synchronous invocation, and the proxy event
-# carries the body inside JSON next to the headers and context, base64-encoded (4/3 larger) when
-# API Gateway treats it as binary. So the relay admits bodies up to 3/4 of the limit less 64 KiB
-# for the event around it, about 4.45 MiB; larger ones it refuses as request_too_large.
-LAMBDA_PAYLOAD_LIMIT_BYTES = 6_291_456
-MAX_BODY_BYTES = (LAMBDA_PAYLOAD_LIMIT_BYTES - 64 * 1024) * 3 // 4
+STREAMING_TIMEOUT = Duration.seconds(LAMBDA_STREAM_SECONDS)
 
 
 def web_adapter_layer_arn(
@@ -280,7 +275,7 @@ class Relay(RelayState):
             "AWS_LWA_READINESS_CHECK_PROTOCOL": "tcp",
             "PORT": str(PORT),
             "RELAY_AUTH": "api-gateway",
-            "RELAY_MAX_BODY_BYTES": str(MAX_BODY_BYTES),
+            "RELAY_MAX_BODY_BYTES": str(LAMBDA_MAX_BODY_BYTES),
             **self.relay_environment(props),
         }
         return FunctionProps(

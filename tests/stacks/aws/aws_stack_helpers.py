@@ -32,6 +32,16 @@ HONG_KONG_OVERRIDES: dict[str, Any] = {
     "relaykit.waf.enabled": "true",
     "relaykit.waf.allowedCountries": '["HK"]',
 }
+CERTIFICATE_ARN = (
+    "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
+)
+# The primary relay on Fargate (HTTPS with a certificate), with WAF on its load balancer.
+FARGATE_OVERRIDES: dict[str, Any] = {
+    **DEFAULT_OVERRIDES,
+    "relaykit.primary.compute": "fargate",
+    "relaykit.fargate.certificateArn": CERTIFICATE_ARN,
+    "relaykit.waf.enabled": "true",
+}
 FULL_OVERRIDES: dict[str, Any] = {
     "relaykit.account": ACCOUNT,
     "relaykit.hongKong.enabled": "true",

@@ -208,6 +208,33 @@ def comparison_lines(load: Load, lam: LambdaSettings, fargate: FargateSettings) 
     return lines
 
 
+CROSSOVER_STREAMS = (Decimal(1), Decimal(2), Decimal(5), Decimal(15), Decimal(60))
+
+
+def crossover_table(lam: LambdaSettings, fargate: FargateSettings) -> str:
+    """docs/aws.md's table: per stream length, the rate above which Fargate costs less, and
+    both computes at the issue's example of 10 requests a second."""
+    lines = [
+        f"Lambda {lam.memory_mb} MB {lam.architecture.value} against "
+        f"{fargate.min_tasks} to {fargate.max_tasks} Fargate tasks of "
+        f"{Decimal(fargate.cpu) / 1024} vCPU and {Decimal(fargate.memory_mib) / 1024} GB "
+        f"(arm64), us-east-1, 730-hour month:",
+        "",
+        "| Stream length | Fargate cheaper above | Lambda at 10 req/s | Fargate at 10 req/s |",
+        "| --- | --- | --- | --- |",
+    ]
+    for seconds in CROSSOVER_STREAMS:
+        rate = crossover_per_second(seconds, lam, fargate)
+        load = Load(Decimal(10), seconds)
+        above = "never (within maxTasks)" if rate is None else f"{rate:,.2f} req/s"
+        lines.append(
+            f"| {seconds} s | {above} | ${lambda_cost(load, lam).month_usd:,.2f} | "
+            f"${fargate_cost(load, fargate).month_usd:,.2f} ({fargate_tasks(load, fargate)} "
+            "tasks) |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: Iterable[str] = ()) -> None:
     args = list(argv) or sys.argv[1:]
     per_second, stream_seconds = (Decimal(a) for a in (args or ["10", "2"]))

@@ -37,6 +37,7 @@ from relay.ledger import Admission
 from relay.log import logger
 from relay.meter import Meter
 from relay.pricing import estimate_chain_usd
+from relay.reachability import health_report
 from relay.resilience import Outcome
 from relay.services import Services
 from relay.settings import Settings
@@ -63,7 +64,11 @@ class Handlers:
         self.services = services
 
     async def health(self, request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
+        """Liveness and Bedrock reachability (cached probe): no key, no model call."""
+        reachability = self.services.reachability
+        found = await reachability.current() if reachability is not None else None
+        status, body = health_report(self.settings.bedrock_region, found)
+        return JSONResponse(body, status_code=status)
 
     async def authenticate(self, request: Request) -> ApiKey:
         """The caller's key (looked up once per request), or an authentication error."""

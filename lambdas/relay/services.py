@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from relay.backends.base import Backend, OnThreads
 from relay.keys import ChainedKeys, KeyStore, StaticKeys
 from relay.ledger import Ledger, LogLedger
+from relay.reachability import ReachabilityCache, http_probe, runtime_endpoint
 from relay.resilience import BreakerBoard, Resilience, RetryPolicy
 from relay.settings import ConfigError, Settings
 
@@ -79,6 +80,8 @@ class Services:
     ledger: Ledger
     cache: ResponseCache | None
     resilience: Resilience
+    # Whether the Bedrock region answers, for /health; None: /health reports liveness only.
+    reachability: ReachabilityCache | None = None
 
     @classmethod
     def from_settings(
@@ -122,7 +125,9 @@ class Services:
             policy, settings.breaker_threshold, settings.breaker_cooldown, board=board
         )
         backends = Backends(settings, session, vertex, vertex_credentials)
-        return cls(backends, keys, ledger, cache, resilience)
+        endpoint = runtime_endpoint(settings.bedrock_region, settings.bedrock_endpoint_url)
+        reachability = ReachabilityCache(http_probe(endpoint))
+        return cls(backends, keys, ledger, cache, resilience, reachability)
 
     @classmethod
     def from_env(cls, settings: Settings, env: Mapping[str, str]) -> Services:

@@ -3,8 +3,9 @@
     cdk synth                                   # offline; cdk.json runs `python -m stacks.aws.app`
     cdk deploy --all -c relaykit.hongKong.enabled=true
 
-Stacks: one `BedrockAccess` per Bedrock region the relays call, one `Relay` per relay region
-(`Relay-Primary`, and `Relay-HongKong` in ap-east-1 when enabled) and one `Observability`.
+Stacks: one `BedrockAccess` per Bedrock region the relays call, one `Relay` per relay of
+`relaykit.relays` (`Relay-<Name>`; from the earlier blocks `Relay-Primary`, and `Relay-HongKong`
+in ap-east-1 when enabled) and one `Observability`, in the first relay's region.
 Every stack is checked by cdk-nag's AwsSolutionsChecks at synthesis.
 """
 
@@ -61,10 +62,9 @@ def build(app: App, config: RelayKitConfig, *, nag: bool = True) -> Deployment:
         )
     for site in config.relays:
         access = deployment.bedrock_access[site.bedrock_region]
-        name = "HongKong" if site.name == "hongkong" else site.name.title()
         deployment.relays[site.name] = RelayStack(
             app,
-            f"{prefix}-Relay-{name}",
+            f"{prefix}-Relay-{site.stack_label}",
             config=config,
             site=site,
             guardrail=access.guardrail_ref,

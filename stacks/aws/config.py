@@ -11,6 +11,7 @@ Errors name the dotted key and say how to fix it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Mapping
@@ -25,6 +26,14 @@ from relay.aliases import AliasError, parse_aliases
 from relay.catalog import DEFAULT_MODEL, Catalog, Model, Routing, UnknownModelError
 from relay.catalog_extra import CatalogExtraError, extend
 from relay.targets import BedrockTarget, NoRouteError, bedrock_target
+from stacks.aws.failover import (
+    FailoverError,
+    VertexAccess,
+    failover_environment,
+    fallback_chains,
+    fallback_targets,
+    vertex_access,
+)
 
 CONTEXT_KEY = "relaykit"
 
@@ -56,6 +65,12 @@ _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
+_RELAY_NAME = re.compile(r"^[a-z][a-z0-9]{0,19}$")
+# Bedrock regions a relay in a region without Bedrock calls when none is configured, nearest
+# first: for Hong Kong, Taipei, Singapore, Tokyo.
+_DEFAULT_CANDIDATES: dict[str, tuple[str, ...]] = {
+    HONG_KONG: ("ap-east-2", "ap-southeast-1", "ap-northeast-1")
+}
 _CIDR = re.compile(r"^(\d{1,3}\.){3}\d{1,3}/\d{1,2}$|^[0-9a-fA-F:]+/\d{1,3}$")
 
 
@@ -93,6 +108,60 @@ def _check_region(value: str) -> str:
     return value
 
 
+def _check_optional_region(value: str | None) -> str | None:
+    return None if value is None else _check_region(value)
+
+
+# Fargate's CPU units and the memory (MiB) each allows
+# (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html).
+FARGATE_MEMORY_MIB = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4097, 1024)),
+    1024: tuple(range(2048, 8193, 1024)),
+    2048: tuple(range(4096, 16385, 1024)),
+    4096: tuple(range(8192, 30721, 1024)),
+}
+
+
+class FargateSettings(_Section):
+    """The relay's Fargate service, for relays with `compute: "fargate"`.
+
+    Defaults: two arm64 tasks of 0.5 vCPU and 1 GiB ($28.84 a month together, us-east-1), so a
+    task can be replaced while the other serves; each carries a couple of hundred concurrent
+    streams (bench/concurrent_slow_calls.py), and autoscaling adds tasks on CPU or requests.
+    The load balancer listens on HTTPS with `certificate_arn` (an ACM certificate in the
+    relay's region); plain HTTP only with `allow_http`, for a trial behind another TLS front.
+    """
+
+    cpu: int = 512
+    memory_mib: int = 1024
+    desired_tasks: int = Field(default=2, ge=1)
+    min_tasks: int = Field(default=2, ge=1)
+    max_tasks: int = Field(default=6, ge=1)
+    # Scale out above this average CPU, or above this many requests per task per minute.
+    cpu_target_percent: int = Field(default=60, ge=10, le=95)
+    requests_per_task_per_minute: int = Field(default=3000, ge=1)
+    certificate_arn: str | None = None
+    allow_http: bool = False
+    log_retention_days: int = Field(default=30, ge=1)
+
+    @model_validator(mode="after")
+    def _sizes(self) -> FargateSettings:
+        allowed = FARGATE_MEMORY_MIB.get(self.cpu)
+        if allowed is None:
+            raise ValueError(
+                f"cpu {self.cpu} is not a Fargate size; use one of {sorted(FARGATE_MEMORY_MIB)}"
+            )
+        if self.memory_mib not in allowed:
+            raise ValueError(
+                f"memoryMib {self.memory_mib} does not go with cpu {self.cpu}; "
+                f"use {allowed[0]} to {allowed[-1]} in steps Fargate allows"
+            )
+        if not self.min_tasks <= self.desired_tasks <= self.max_tasks:
+            raise ValueError("minTasks <= desiredTasks <= maxTasks must hold")
+        return self
+
+
 class PrimaryRelay(_Section):
     """The main relay: API Gateway and Lambda in `region`, calling Bedrock in `bedrock_region`."""
 
@@ -103,10 +172,7 @@ class PrimaryRelay(_Section):
 
     _region = field_validator("region")(_check_region)
 
-    @field_validator("bedrock_region")
-    @classmethod
-    def _bedrock(cls, value: str | None) -> str | None:
-        return None if value is None else _check_region(value)
+    _bedrock = field_validator("bedrock_region")(_check_optional_region)
 
 
 class HongKongRelay(_Section):
@@ -116,13 +182,9 @@ class HongKongRelay(_Section):
     compute: Compute = Compute.LAMBDA
     # None: the first of `bedrock_region_candidates` that serves every configured model.
     bedrock_region: str | None = None
-    # Nearest first (Taipei, Singapore, Tokyo).
-    bedrock_region_candidates: tuple[str, ...] = ("ap-east-2", "ap-southeast-1", "ap-northeast-1")
+    bedrock_region_candidates: tuple[str, ...] = _DEFAULT_CANDIDATES[HONG_KONG]
 
-    @field_validator("bedrock_region")
-    @classmethod
-    def _bedrock(cls, value: str | None) -> str | None:
-        return None if value is None else _check_region(value)
+    _bedrock = field_validator("bedrock_region")(_check_optional_region)
 
     @field_validator("bedrock_region_candidates")
     @classmethod
@@ -130,6 +192,153 @@ class HongKongRelay(_Section):
         if not value:
             raise ValueError('list at least one region, e.g. ["ap-northeast-1"]')
         return tuple(_check_region(v) for v in value)
+
+
+class RelayEntry(_Section):
+    """One regional relay of `relaykit.relays`: API Gateway and Lambda in `region`, calling
+    Bedrock in `bedrock_region`, or in the first of `bedrock_region_candidates` that serves every
+    configured model.
+
+    `name` (lowercase letters and digits) names the relay's resources and its stack,
+    `<prefix>-Relay-<Name>`; the names `primary` and `hongkong` keep the stack ids of the earlier
+    `primary` and `hongKong` blocks, so a deployment moves to the list without replacing them.
+    """
+
+    name: str
+    region: str
+    # None (and no candidates): the relay's own region.
+    bedrock_region: str | None = None
+    # None: the region's defaults (Taipei, Singapore, Tokyo for ap-east-1), else none.
+    bedrock_region_candidates: tuple[str, ...] | None = None
+    # None: `relaykit.routing`.
+    routing: Routing | None = None
+    # What runs the relay: Lambda behind API Gateway, or Fargate tasks behind a load balancer.
+    compute: Compute = Compute.LAMBDA
+    # The Fargate service's size and certificate; None: `relaykit.fargate`.
+    fargate: FargateSettings | None = None
+
+    _region = field_validator("region")(_check_region)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _RELAY_NAME.match(value):
+            raise ValueError(
+                f"'{value}': lowercase letters and digits, starting with a letter, at most 20"
+            )
+        return value
+
+    _bedrock = field_validator("bedrock_region")(_check_optional_region)
+
+    @field_validator("bedrock_region_candidates")
+    @classmethod
+    def _candidates(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        return None if value is None else tuple(_check_region(v) for v in value)
+
+    @model_validator(mode="after")
+    def _one_choice(self) -> RelayEntry:
+        if self.bedrock_region is not None and self.bedrock_region_candidates:
+            raise ValueError("give bedrockRegion or bedrockRegionCandidates, not both")
+        return self
+
+    @property
+    def candidates(self) -> tuple[str, ...]:
+        """Bedrock regions to choose from, nearest first; empty: the relay's own region."""
+        if self.bedrock_region_candidates is not None:
+            return self.bedrock_region_candidates
+        return _DEFAULT_CANDIDATES.get(self.region, ())
+
+
+class DomainRouting(StrEnum):
+    LATENCY = "latency"
+    GEOLOCATION = "geolocation"
+
+
+# Route 53's continent codes (GeoLocation ContinentCode).
+CONTINENTS = frozenset({"AF", "AN", "AS", "EU", "NA", "OC", "SA"})
+_LOCATION = re.compile(
+    r"^(continent:[A-Z]{2}|country:[A-Z]{2}|subdivision:[A-Z]{2}-[A-Z0-9]{1,3})$"
+)
+
+
+class Domain(_Section):
+    """One hostname for every relay: per region an ACM certificate (DNS-validated in the hosted
+    zone), an API Gateway regional custom domain, a Route 53 health check on the relay's /health
+    and a record of `name` in that region.
+
+    `routing`: `latency` sends each caller to the relay with the lowest latency; `geolocation`
+    to the relay whose `locations` match the caller ("continent:AS", "country:HK",
+    "subdivision:US-CA"), and everyone else to `default_relay` (the first relay if unset). A
+    relay whose health check fails drops out of the answers.
+    """
+
+    name: str
+    hosted_zone_id: str
+    hosted_zone_name: str
+    routing: DomainRouting = DomainRouting.LATENCY
+    # Relay name -> the places it serves, for `geolocation`.
+    locations: dict[str, tuple[str, ...]] = {}
+    default_relay: str | None = None
+
+    @field_validator("hosted_zone_id")
+    @classmethod
+    def _zone_id(cls, value: str) -> str:
+        if not re.fullmatch(r"Z[A-Z0-9]{1,31}", value):
+            raise ValueError(f"'{value}' is not a Route 53 hosted zone id such as 'Z0123456789ABC'")
+        return value
+
+    @field_validator("name", "hosted_zone_name")
+    @classmethod
+    def _dns_name(cls, value: str) -> str:
+        value = value.rstrip(".").lower()
+        if not re.fullmatch(r"([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}", value):
+            raise ValueError(f"'{value}' is not a DNS name such as 'claude.example.com'")
+        return value
+
+    @field_validator("locations")
+    @classmethod
+    def _locations(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        listed = [loc for places in value.values() for loc in places]
+        bad = [loc for loc in listed if not _LOCATION.match(loc)]
+        bad += [
+            loc
+            for loc in listed
+            if loc.startswith("continent:") and loc.split(":")[1] not in CONTINENTS
+        ]
+        if bad:
+            raise ValueError(
+                f"not locations: {bad}; write 'continent:AS' (one of "
+                f"{', '.join(sorted(CONTINENTS))}), 'country:HK' or 'subdivision:US-CA'"
+            )
+        repeated = sorted({loc for loc in listed if listed.count(loc) > 1})
+        if repeated:
+            raise ValueError(f"each location goes to one relay: {', '.join(repeated)} repeated")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Domain:
+        if self.name != self.hosted_zone_name and not self.name.endswith(
+            "." + self.hosted_zone_name
+        ):
+            raise ValueError(f"name '{self.name}' is not in the zone '{self.hosted_zone_name}'")
+        if self.routing is DomainRouting.LATENCY and (self.locations or self.default_relay):
+            raise ValueError('locations and defaultRelay need routing "geolocation"')
+        if self.routing is DomainRouting.GEOLOCATION and not self.locations:
+            raise ValueError('geolocation routing needs locations, e.g. {"hk": ["continent:AS"]}')
+        return self
+
+
+class Vertex(_Section):
+    """Claude on Vertex AI for the relays' fallback chains (`fallbacks` steps "vertex").
+
+    `credentials` is the Workload Identity Federation credential configuration the GCP program
+    outputs (`federationCredentialConfig`, an `external_account` JSON object, no secret), or the
+    path of a file holding it or the whole `pulumi stack output --json`.
+    """
+
+    project: str
+    region: str = "global"
+    credentials: dict[str, Any] | str
 
 
 class UseCaseForm(_Section):
@@ -366,56 +575,6 @@ class LambdaSettings(_Section):
         return value
 
 
-# Fargate's CPU units and the memory (MiB) each allows
-# (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html).
-FARGATE_MEMORY_MIB = {
-    256: (512, 1024, 2048),
-    512: tuple(range(1024, 4097, 1024)),
-    1024: tuple(range(2048, 8193, 1024)),
-    2048: tuple(range(4096, 16385, 1024)),
-    4096: tuple(range(8192, 30721, 1024)),
-}
-
-
-class FargateSettings(_Section):
-    """The relay's Fargate service, for relays with `compute: "fargate"`.
-
-    Defaults: two arm64 tasks of 0.5 vCPU and 1 GiB ($28.84 a month together, us-east-1), so a
-    task can be replaced while the other serves; each carries a couple of hundred concurrent
-    streams (bench/concurrent_slow_calls.py), and autoscaling adds tasks on CPU or requests.
-    The load balancer listens on HTTPS with `certificate_arn` (an ACM certificate in the
-    relay's region); plain HTTP only with `allow_http`, for a trial behind another TLS front.
-    """
-
-    cpu: int = 512
-    memory_mib: int = 1024
-    desired_tasks: int = Field(default=2, ge=1)
-    min_tasks: int = Field(default=2, ge=1)
-    max_tasks: int = Field(default=6, ge=1)
-    # Scale out above this average CPU, or above this many requests per task per minute.
-    cpu_target_percent: int = Field(default=60, ge=10, le=95)
-    requests_per_task_per_minute: int = Field(default=3000, ge=1)
-    certificate_arn: str | None = None
-    allow_http: bool = False
-    log_retention_days: int = Field(default=30, ge=1)
-
-    @model_validator(mode="after")
-    def _sizes(self) -> FargateSettings:
-        allowed = FARGATE_MEMORY_MIB.get(self.cpu)
-        if allowed is None:
-            raise ValueError(
-                f"cpu {self.cpu} is not a Fargate size; use one of {sorted(FARGATE_MEMORY_MIB)}"
-            )
-        if self.memory_mib not in allowed:
-            raise ValueError(
-                f"memoryMib {self.memory_mib} does not go with cpu {self.cpu}; "
-                f"use {allowed[0]} to {allowed[-1]} in steps Fargate allows"
-            )
-        if not self.min_tasks <= self.desired_tasks <= self.max_tasks:
-            raise ValueError("minTasks <= desiredTasks <= maxTasks must hold")
-        return self
-
-
 class RelayKitSettings(_Section):
     """The `relaykit` context object, as written in cdk.json."""
 
@@ -432,8 +591,16 @@ class RelayKitSettings(_Section):
     # served model of the family (RELAY_FAMILY_ALIASES).
     family_aliases: bool = True
     routing: Routing = Routing.GLOBAL
+    # The regional relays, the first one home to the Observability stack. None: the earlier
+    # `primary` and `hongKong` blocks, translated into this list (giving both styles is refused).
+    relays: tuple[RelayEntry, ...] | None = None
     primary: PrimaryRelay = PrimaryRelay()
     hong_kong: HongKongRelay = HongKongRelay()
+    # One hostname across the relays; None: each relay's execute-api URL is its endpoint.
+    domain: Domain | None = None
+    vertex: Vertex | None = None
+    # Per model alias, the routes tried after the primary one (RELAY_FALLBACKS' syntax).
+    fallbacks: dict[str, tuple[str, ...]] = {}
     model_access: ModelAccess = ModelAccess()
     invocation_logging: InvocationLogging = InvocationLogging()
     guardrail: Guardrail = Guardrail()
@@ -448,6 +615,7 @@ class RelayKitSettings(_Section):
     alarms: Alarms = Alarms()
     budget: Budget = Budget()
     lambda_: LambdaSettings = Field(default=LambdaSettings(), alias="lambda")
+    # The Fargate relays' service (size, certificate), unless a relay entry sets its own.
     fargate: FargateSettings = FargateSettings()
     metrics_namespace: str = "ClaudeRelay"
     stage_name: str = "prod"
@@ -473,6 +641,58 @@ class RelayKitSettings(_Section):
     def _models(cls, value: Any) -> Any:
         return _as_list(value)
 
+    @field_validator("relays")
+    @classmethod
+    def _relays(cls, value: tuple[RelayEntry, ...] | None) -> tuple[RelayEntry, ...] | None:
+        if value is None:
+            return None
+        if not value:
+            raise ValueError(
+                'list at least one relay, e.g. [{"name": "us", "region": "us-east-1"}]'
+            )
+        for field, what in (("name", "names"), ("region", "regions")):
+            seen = [getattr(e, field) for e in value]
+            repeated = sorted({v for v in seen if seen.count(v) > 1})
+            if repeated:
+                raise ValueError(f"relay {what} must differ: {', '.join(repeated)} is repeated")
+        return value
+
+    @model_validator(mode="after")
+    def _one_style(self) -> RelayKitSettings:
+        legacy = {"primary", "hong_kong"} & self.model_fields_set
+        if self.relays is not None and legacy:
+            blocks = " and ".join(f"{CONTEXT_KEY}.{to_camel(k)}" for k in sorted(legacy))
+            raise ValueError(
+                f"relays replaces {blocks}: describe every relay in {CONTEXT_KEY}.relays and "
+                f"remove {blocks} (docs/aws.md, 'Relays')"
+            )
+        return self
+
+    def relay_entries(self) -> tuple[tuple[str, RelayEntry], ...]:
+        """Each relay with the context key its errors name: `relays`, or the translated blocks."""
+        if self.relays is not None:
+            return tuple((f"{CONTEXT_KEY}.relays[{i}]", e) for i, e in enumerate(self.relays))
+        primary = RelayEntry(
+            name="primary",
+            region=self.primary.region,
+            bedrock_region=self.primary.bedrock_region,
+            bedrock_region_candidates=(),
+            compute=self.primary.compute,
+        )
+        entries = [(f"{CONTEXT_KEY}.primary", primary)]
+        if self.hong_kong.enabled:
+            hong_kong = RelayEntry(
+                name="hongkong",
+                region=HONG_KONG,
+                bedrock_region=self.hong_kong.bedrock_region,
+                bedrock_region_candidates=None
+                if self.hong_kong.bedrock_region
+                else self.hong_kong.bedrock_region_candidates,
+                compute=self.hong_kong.compute,
+            )
+            entries.append((f"{CONTEXT_KEY}.hongKong", hong_kong))
+        return tuple(entries)
+
 
 def _as_list(value: Any) -> Any:
     if isinstance(value, str):
@@ -490,11 +710,35 @@ class RelaySite:
     targets: tuple[BedrockTarget, ...]
     # Why this Bedrock region (shown in the stack outputs).
     bedrock_region_reason: str
+    routing: Routing
+    # Bedrock routes of `relaykit.fallbacks`' "bedrock:" steps, which the relay may invoke too.
+    fallback_targets: tuple[BedrockTarget, ...] = ()
     compute: Compute = Compute.LAMBDA
+    # The Fargate service of a relay with compute FARGATE.
+    fargate: FargateSettings = dataclasses.field(default_factory=FargateSettings)
 
     @property
     def api_name(self) -> str:
         return f"{self.name}-relay"
+
+    @property
+    def stack_label(self) -> str:
+        """The relay's part of its stack id, `<prefix>-Relay-<label>`."""
+        return _LEGACY_STACK_LABELS.get(self.name, self.name.title())
+
+
+# IAM role names are at most 64 characters.
+_ROLE_NAME_LIMIT = 64
+
+
+def relay_role_name(prefix: str, site: RelaySite) -> str:
+    """The relay's IAM role name: fixed, so Workload Identity Federation on GCP can admit it
+    (`relaykit connect gcp-config`), and unique per account across regions."""
+    return f"{prefix}-{site.name}-relay-{site.region}"
+
+
+# Stack ids of the relays the `primary` and `hongKong` blocks described (deployed stacks keep them).
+_LEGACY_STACK_LABELS = {"primary": "Primary", "hongkong": "HongKong"}
 
 
 @dataclass(frozen=True)
@@ -505,6 +749,12 @@ class RelayKitConfig:
     account: str | None
     models: tuple[Model, ...]
     relays: tuple[RelaySite, ...]
+    vertex: VertexAccess | None = None
+
+    @property
+    def failover_environment(self) -> dict[str, str]:
+        """RELAY_VERTEX_* and RELAY_FALLBACKS for the relays, empty without those blocks."""
+        return failover_environment(self.settings.fallbacks, self.vertex)
 
     @property
     def primary(self) -> RelaySite:
@@ -533,24 +783,51 @@ def load_config(
     models = _resolve_models(settings, catalog)
     _check_aliases(settings, catalog, models)
     account = settings.account or default_account
-    relays = [_primary_site(settings, models)]
-    if settings.hong_kong.enabled:
-        relays.append(_hong_kong_site(settings, models))
-    if any(r.compute is Compute.FARGATE for r in relays):
-        _require_tls(settings.fargate)
-    return RelayKitConfig(settings, account, models, tuple(relays))
+    relays = tuple(_site(settings, key, entry, models) for key, entry in settings.relay_entries())
+    for site in relays:
+        role = relay_role_name(settings.prefix, site)
+        if len(role) > _ROLE_NAME_LIMIT:
+            raise ConfigError(
+                f"{CONTEXT_KEY}.prefix: the role name {role!r} exceeds IAM's {_ROLE_NAME_LIMIT} "
+                f"characters; shorten {CONTEXT_KEY}.prefix or the relay's name"
+            )
+    if settings.domain is not None:
+        _check_domain_relays(settings.domain, relays)
+    try:
+        vertex = _vertex(settings.vertex)
+        key = f"{CONTEXT_KEY}.fallbacks"
+        chains = fallback_chains(settings.fallbacks, catalog, models, vertex, key)
+        relays = tuple(
+            dataclasses.replace(
+                r, fallback_targets=fallback_targets(chains, catalog, r.routing, key)
+            )
+            for r in relays
+        )
+    except FailoverError as error:
+        raise ConfigError(str(error)) from None
+    return RelayKitConfig(settings, account, models, relays, vertex)
 
 
-def _require_tls(fargate: FargateSettings) -> None:
-    if fargate.certificate_arn or fargate.allow_http:
-        return
-    raise ConfigError(
-        f"{CONTEXT_KEY}.fargate.certificateArn: a Fargate relay's load balancer serves HTTPS "
-        "with an ACM certificate of the relay's region: set it, e.g. -c "
-        f"{CONTEXT_KEY}.fargate.certificateArn=arn:aws:acm:us-east-1:123456789012:certificate/"
-        f"..., or set {CONTEXT_KEY}.fargate.allowHttp=true to serve plain HTTP (keys would "
-        "cross the network in clear text)"
-    )
+def _vertex(vertex: Vertex | None) -> VertexAccess | None:
+    if vertex is None:
+        return None
+    return vertex_access(vertex.project, vertex.region, vertex.credentials, f"{CONTEXT_KEY}.vertex")
+
+
+def _check_domain_relays(domain: Domain, relays: tuple[RelaySite, ...]) -> None:
+    names = [r.name for r in relays]
+    key = f"{CONTEXT_KEY}.domain"
+    unknown = sorted(set(domain.locations) - set(names))
+    if unknown:
+        raise ConfigError(
+            f"{key}.locations: {', '.join(unknown)} is not a relay; use the names of "
+            f"{CONTEXT_KEY}.relays ({', '.join(names)})"
+        )
+    if domain.default_relay is not None and domain.default_relay not in names:
+        raise ConfigError(
+            f"{key}.defaultRelay: {domain.default_relay} is not a relay; use one of "
+            f"{', '.join(names)}"
+        )
 
 
 def _require_recipients(alarms: Alarms) -> None:
@@ -650,24 +927,6 @@ def _targets(models: tuple[Model, ...], region: str, routing: Routing) -> tuple[
     return tuple(bedrock_target(m, region, routing) for m in models)
 
 
-def _primary_site(settings: RelayKitSettings, models: tuple[Model, ...]) -> RelaySite:
-    primary = settings.primary
-    bedrock_region = primary.bedrock_region or primary.region
-    key = f"{CONTEXT_KEY}.primary." + ("bedrockRegion" if primary.bedrock_region else "region")
-    if bedrock_region in REGIONS_WITHOUT_BEDROCK:
-        raise ConfigError(
-            f"{key}: Amazon Bedrock has no endpoint in {bedrock_region}; set "
-            f"{CONTEXT_KEY}.primary.bedrockRegion to a Bedrock region, or use "
-            f"{CONTEXT_KEY}.hongKong for a relay in Hong Kong (ap-east-1 is an opt-in region)"
-        )
-    try:
-        targets = _targets(models, bedrock_region, settings.routing)
-    except NoRouteError as error:
-        raise ConfigError(f"{key}: {error} (or change {CONTEXT_KEY}.routing)") from None
-    reason = "configured" if primary.bedrock_region else "the relay's own region"
-    return RelaySite("primary", primary.region, bedrock_region, targets, reason, primary.compute)
-
-
 def _require_country_list(settings: RelayKitSettings) -> None:
     waf = settings.waf
     if waf.enabled and waf.allowed_countries:
@@ -683,35 +942,89 @@ def _require_country_list(settings: RelayKitSettings) -> None:
         )
 
 
-def _hong_kong_site(settings: RelayKitSettings, models: tuple[Model, ...]) -> RelaySite:
-    _require_country_list(settings)
-    hk = settings.hong_kong
-    key = f"{CONTEXT_KEY}.hongKong.bedrockRegion"
-    if hk.bedrock_region is not None:
-        if hk.bedrock_region in REGIONS_WITHOUT_BEDROCK:
-            raise ConfigError(
-                f"{key}: Amazon Bedrock has no endpoint in {hk.bedrock_region}; choose one of "
-                f"{', '.join(hk.bedrock_region_candidates)}"
-            )
-        try:
-            targets = _targets(models, hk.bedrock_region, settings.routing)
-        except NoRouteError as error:
-            raise ConfigError(f"{key}: {error}") from None
-        return RelaySite(
-            "hongkong", HONG_KONG, hk.bedrock_region, targets, "configured", hk.compute
-        )
+def _site(
+    settings: RelayKitSettings, key: str, entry: RelayEntry, models: tuple[Model, ...]
+) -> RelaySite:
+    site = _bedrock_site(key, entry, models, entry.routing or settings.routing)
+    if site.region == HONG_KONG:
+        _require_country_list(settings)
+    fargate = entry.fargate or settings.fargate
+    # `relaykit.domain` gives every relay its hostname's certificate.
+    if entry.compute is Compute.FARGATE and settings.domain is None:
+        _require_tls(fargate, f"{key}.fargate" if entry.fargate else f"{CONTEXT_KEY}.fargate")
+    return dataclasses.replace(site, compute=entry.compute, fargate=fargate)
+
+
+def _require_tls(fargate: FargateSettings, key: str) -> None:
+    if fargate.certificate_arn or fargate.allow_http:
+        return
+    raise ConfigError(
+        f"{key}.certificateArn: a Fargate relay's load balancer serves HTTPS with an ACM "
+        f"certificate of the relay's region: set it, e.g. -c {key}.certificateArn="
+        f"arn:aws:acm:us-east-1:123456789012:certificate/..., or configure {CONTEXT_KEY}.domain, "
+        f"or set {key}.allowHttp=true to serve plain HTTP (keys would cross the network in "
+        "clear text)"
+    )
+
+
+def _bedrock_site(
+    key: str, entry: RelayEntry, models: tuple[Model, ...], routing: Routing
+) -> RelaySite:
+    if entry.bedrock_region is not None:
+        return _configured_site(key, entry, entry.bedrock_region, models, routing)
+    candidates = entry.candidates
+    if not candidates:
+        return _own_region_site(key, entry, models, routing)
     refusals = []
-    for candidate in hk.bedrock_region_candidates:
+    for candidate in candidates:
         try:
-            targets = _targets(models, candidate, settings.routing)
+            targets = _targets(models, candidate, routing)
         except NoRouteError as error:
             refusals.append(f"{candidate}: {error}")
             continue
-        reason = f"nearest candidate serving every model with {settings.routing.value} routing"
-        return RelaySite("hongkong", HONG_KONG, candidate, targets, reason, hk.compute)
+        reason = f"nearest candidate serving every model with {routing.value} routing"
+        return RelaySite(entry.name, entry.region, candidate, targets, reason, routing)
     raise ConfigError(
-        f"{key}: no candidate region serves every configured model with "
-        f"{settings.routing.value} routing; set {key} or "
-        f"{CONTEXT_KEY}.hongKong.bedrockRegionCandidates, or change {CONTEXT_KEY}.routing:\n  "
-        + "\n  ".join(refusals)
+        f"{key}.bedrockRegion: no candidate region serves every configured model with "
+        f"{routing.value} routing; set {key}.bedrockRegion or {key}.bedrockRegionCandidates, "
+        f"or change {CONTEXT_KEY}.routing:\n  " + "\n  ".join(refusals)
+    )
+
+
+def _configured_site(
+    key: str, entry: RelayEntry, region: str, models: tuple[Model, ...], routing: Routing
+) -> RelaySite:
+    if region in REGIONS_WITHOUT_BEDROCK:
+        nearest = _DEFAULT_CANDIDATES.get(region, ())
+        choose = f"; choose one of {', '.join(nearest)}" if nearest else ""
+        raise ConfigError(
+            f"{key}.bedrockRegion: Amazon Bedrock has no endpoint in {region}{choose}"
+        )
+    try:
+        targets = _targets(models, region, routing)
+    except NoRouteError as error:
+        raise ConfigError(f"{key}.bedrockRegion: {error}") from None
+    return RelaySite(entry.name, entry.region, region, targets, "configured", routing)
+
+
+def _own_region_site(
+    key: str, entry: RelayEntry, models: tuple[Model, ...], routing: Routing
+) -> RelaySite:
+    if entry.region in REGIONS_WITHOUT_BEDROCK:
+        opt_in = f" ({entry.region} is an opt-in region)" if entry.region in OPT_IN_REGIONS else ""
+        hint = (
+            f", or use {CONTEXT_KEY}.hongKong for a relay in Hong Kong"
+            if key.endswith(".primary")
+            else ""
+        )
+        raise ConfigError(
+            f"{key}.region: Amazon Bedrock has no endpoint in {entry.region}; set "
+            f"{key}.bedrockRegion to a Bedrock region{hint}{opt_in}"
+        )
+    try:
+        targets = _targets(models, entry.region, routing)
+    except NoRouteError as error:
+        raise ConfigError(f"{key}.region: {error} (or change {CONTEXT_KEY}.routing)") from None
+    return RelaySite(
+        entry.name, entry.region, entry.region, targets, "the relay's own region", routing
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aws_cdk import Aws, CfnOutput, Fn, Stack
@@ -9,15 +10,22 @@ from constructs import Construct
 
 from stacks.aws.config import HONG_KONG, OPT_IN_REGIONS, Compute, RelayKitConfig, RelaySite
 from stacks.aws.constructs.alarms import RelayAlarms, RelayAlarmsProps
+from stacks.aws.constructs.fargate import load_balancer_target
 from stacks.aws.constructs.fargate_relay import FargateRelay
+from stacks.aws.constructs.global_endpoint import (
+    GlobalEndpoint,
+    GlobalEndpointProps,
+    TargetFactory,
+    api_gateway_target,
+)
 from stacks.aws.constructs.relay import GuardrailRef, Relay, RelayProps, RelayState
 
 
 class RelayStack(Stack):
     """Composes `relay` and `alarms` for `site`; its outputs say how to call it.
 
-    `site.compute` chooses the relay: Lambda behind API Gateway (`relay` is a `Relay`, the
-    default) or Fargate tasks behind a load balancer (`relay` is a `FargateRelay`).
+    `site.compute` chooses the relay: Lambda behind API Gateway (`relay`, a `Relay`, with its
+    `alarms`: the default) or Fargate tasks behind a load balancer (`fargate_relay`).
     """
 
     def __init__(
@@ -46,18 +54,24 @@ class RelayStack(Stack):
         )
         account = config.account or self.account
         props = RelayProps(
-            site=site, settings=config.settings, account=account, guardrail=guardrail
+            site=site,
+            settings=config.settings,
+            account=account,
+            guardrail=guardrail,
+            failover_environment=config.failover_environment,
         )
         if site.compute is Compute.FARGATE:
             self.fargate_relay = FargateRelay(self, "Relay", props)
-            scheme = "https" if config.settings.fargate.certificate_arn else "http"
+            compute = self.fargate_relay.compute
             endpoint = Fn.join(
-                "",
-                [f"{scheme}://", self.fargate_relay.compute.load_balancer.load_balancer_dns_name],
+                "", [f"{compute.scheme}://", compute.load_balancer.load_balancer_dns_name]
             )
             self._outputs(config, site, self.fargate_relay, endpoint, endpoint)
-            CfnOutput(self, "ClusterName", value=self.fargate_relay.compute.cluster.cluster_name)
-            CfnOutput(self, "ServiceName", value=self.fargate_relay.compute.service.service_name)
+            self.global_endpoint = self._global_endpoint(
+                config, site, lambda _: load_balancer_target(compute)
+            )
+            CfnOutput(self, "ClusterName", value=compute.cluster.cluster_name)
+            CfnOutput(self, "ServiceName", value=compute.service.service_name)
             return
         self.relay = Relay(self, "Relay", props)
         self.alarms = RelayAlarms(
@@ -84,6 +98,11 @@ class RelayStack(Stack):
             ],
         )
         self._outputs(config, site, self.relay, self.relay.api.url, base_url)
+        self.global_endpoint = self._global_endpoint(
+            config,
+            site,
+            lambda name: api_gateway_target(name, self.relay.api, config.settings.stage_name),
+        )
         CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn)
         CfnOutput(
             self,
@@ -117,7 +136,14 @@ class RelayStack(Stack):
         CfnOutput(
             self, "BedrockRegion", value=site.bedrock_region, description=site.bedrock_region_reason
         )
-        CfnOutput(self, "Routing", value=config.settings.routing.value)
+        CfnOutput(
+            self,
+            "RelayRoleArn",
+            value=relay.role.role_arn,
+            description="The relay's role: Workload Identity Federation on GCP admits it "
+            "(relaykit connect gcp-config)",
+        )
+        CfnOutput(self, "Routing", value=site.routing.value)
         CfnOutput(self, "ModelIds", value=",".join(t.model_id for t in site.targets))
         CfnOutput(
             self,
@@ -131,3 +157,35 @@ class RelayStack(Stack):
             value=relay.usage_spool.queue.queue_url,
             description="Usage records waiting for the table: relaykit usage-replay --spool <this>",
         )
+
+    def _global_endpoint(
+        self,
+        config: RelayKitConfig,
+        site: RelaySite,
+        target: Callable[[str], TargetFactory],
+    ) -> GlobalEndpoint | None:
+        """This region's share of `relaykit.domain`, if configured; `target` builds the
+        hostname's regional target for the compute, given the hostname."""
+        domain = config.settings.domain
+        if domain is None:
+            return None
+        default = domain.default_relay or config.primary.name
+        endpoint = GlobalEndpoint(
+            self,
+            "GlobalEndpoint",
+            GlobalEndpointProps(
+                domain=domain,
+                relay_name=site.name,
+                region=site.region,
+                target=target(domain.name),
+                is_default=site.name == default,
+            ),
+        )
+        CfnOutput(
+            self,
+            "GlobalEndpointUrl",
+            value=f"https://{domain.name}",
+            description=f"The hostname every relay serves ({domain.routing.value} routing)",
+        )
+        CfnOutput(self, "HealthCheckId", value=endpoint.health_check.health_check_id)
+        return endpoint

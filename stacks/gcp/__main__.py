@@ -72,7 +72,7 @@ pulumi.export("region", cfg.primary_region)
 pulumi.export("regions", list(cfg.regions))
 pulumi.export("models", {m.alias: m.vertex_id for m in cfg.models})
 pulumi.export("anthropicVertexEnv", anthropic_vertex_env(project, cfg.primary_region))
-pulumi.export("relayPrincipal", federation.relay_principal)
+pulumi.export("relayPrincipals", federation.relay_principals)
 pulumi.export("federationCredentialConfig", federation.credential_config)
 pulumi.export(
     "modelGarden",

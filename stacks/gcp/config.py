@@ -92,22 +92,26 @@ class CiOidcConfig:
 
 @dataclass(frozen=True)
 class FederationConfig:
-    """Who may call Vertex AI as the invoker without a key: the relay's AWS role, optionally CI."""
+    """Who may call Vertex AI as the invoker without a key: the relays' AWS roles (one per
+    relay region, all in one account), optionally CI."""
 
     aws_account_id: str
-    relay_role_arn: str
-    relay_role_name: str
+    relay_role_arns: tuple[str, ...]
+    relay_role_names: tuple[str, ...]
     ci_oidc: CiOidcConfig | None = None
 
     @property
-    def assumed_role_arn(self) -> str:
-        """The role as STS names a session of it, without the session name.
+    def assumed_role_arns(self) -> tuple[str, ...]:
+        """The roles as STS names a session of them, without the session name.
 
         Lambda's session ARNs (`.../assumed-role/ROLE/FUNCTION`) carry the function name, vary
         and can exceed the 127-byte `google.subject` limit; this normalised form does not.
         IAM role paths do not appear in STS ARNs, so only the role name is kept.
         """
-        return f"arn:aws:sts::{self.aws_account_id}:assumed-role/{self.relay_role_name}"
+        return tuple(
+            f"arn:aws:sts::{self.aws_account_id}:assumed-role/{name}"
+            for name in self.relay_role_names
+        )
 
 
 @dataclass(frozen=True)
@@ -409,19 +413,30 @@ def _federation(value: Any) -> FederationConfig:
     if value is None:
         raise ConfigError(
             "federation",
-            "is required: the relay's AWS role is what calls Vertex AI",
-            "pulumi config set --path federation.relayRoleArn arn:aws:iam::<account>:role/<role>",
+            "is required: the relays' AWS roles are what call Vertex AI",
+            "pulumi config set --path 'federation.relayRoleArns[0]' "
+            "arn:aws:iam::<account>:role/<role> (relaykit connect gcp-config prints them all)",
         )
     raw = _mapping(value, "federation")
-    arn = raw.get("relayRoleArn")
-    match = _ROLE_ARN.match(arn) if isinstance(arn, str) else None
-    if match is None or not isinstance(arn, str):
+    arns, key = _role_arns(raw)
+    matches = []
+    for i, arn in enumerate(arns):
+        match = _ROLE_ARN.match(arn) if isinstance(arn, str) else None
+        if match is None or not isinstance(arn, str):
+            raise ConfigError(
+                key if key == "federation.relayRoleArn" else f"{key}[{i}]",
+                f"{arn!r} is not an IAM role ARN",
+                "use the relays' RelayRoleArn stack outputs, arn:aws:iam::<account>:role/<name>",
+            )
+        matches.append((arn, match.group(1), match.group(2)))
+    arn_accounts = sorted({a for _, a, _ in matches})
+    if len(arn_accounts) > 1:
         raise ConfigError(
-            "federation.relayRoleArn",
-            f"{arn!r} is not an IAM role ARN",
-            "use the relay's role from the CDK stack output, arn:aws:iam::<account>:role/<name>",
+            key,
+            f"the roles are in several accounts ({', '.join(arn_accounts)})",
+            "one provider trusts one AWS account: run one GCP stack per account",
         )
-    arn_account, role_name = match.group(1), match.group(2)
+    [arn_account] = arn_accounts
     account = str(raw.get("awsAccountId", arn_account))
     if not _AWS_ACCOUNT.match(account):
         raise ConfigError(
@@ -430,16 +445,36 @@ def _federation(value: Any) -> FederationConfig:
     if account != arn_account:
         raise ConfigError(
             "federation.awsAccountId",
-            f"{account} differs from the account of relayRoleArn ({arn_account})",
+            f"{account} differs from the account of the relay roles ({arn_account})",
             "make them match, or omit awsAccountId",
         )
     ci = raw.get("ciOidc")
     return FederationConfig(
         aws_account_id=account,
-        relay_role_arn=arn,
-        relay_role_name=role_name,
+        relay_role_arns=tuple(dict.fromkeys(a for a, _, _ in matches)),
+        relay_role_names=tuple(dict.fromkeys(n for _, _, n in matches)),
         ci_oidc=None if ci is None else _ci_oidc(_mapping(ci, "federation.ciOidc")),
     )
+
+
+def _role_arns(raw: Mapping[str, Any]) -> tuple[list[Any], str]:
+    """`relayRoleArns` (a list, one role per relay), or the earlier single `relayRoleArn`."""
+    if "relayRoleArns" in raw and "relayRoleArn" in raw:
+        raise ConfigError(
+            "federation.relayRoleArn",
+            "is given beside federation.relayRoleArns",
+            "list every role in relayRoleArns and remove relayRoleArn",
+        )
+    if "relayRoleArns" not in raw:
+        return [raw.get("relayRoleArn")], "federation.relayRoleArn"
+    arns = raw["relayRoleArns"]
+    if not isinstance(arns, list) or not arns:
+        raise ConfigError(
+            "federation.relayRoleArns",
+            f"{arns!r} is not a list of role ARNs",
+            "give each relay's RelayRoleArn output, e.g. relaykit connect gcp-config",
+        )
+    return list(arns), "federation.relayRoleArns"
 
 
 def _ci_oidc(raw: Mapping[str, Any]) -> CiOidcConfig:

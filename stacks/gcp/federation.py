@@ -54,6 +54,11 @@ def aws_credential_config(provider_name: str, service_account_email: str) -> dic
     }
 
 
+def role_condition(assumed_role_arns: tuple[str, ...]) -> str:
+    """The provider's CEL condition: the session's normalised role is one of these."""
+    return f"attribute.aws_role in [{', '.join(_cel_string(a) for a in assumed_role_arns)}]"
+
+
 def _cel_string(value: str) -> str:
     # Config validation rejects quotes in the values that reach CEL; this is a second guard.
     if "'" in value or "\\" in value:
@@ -71,18 +76,19 @@ class RelayFederationArgs:
 
 
 class RelayFederation(pulumi.ComponentResource):
-    """A workload identity pool with an AWS provider that admits only the relay's role, and
-    `roles/iam.workloadIdentityUser` on the invoker for exactly that role (as a member).
+    """A workload identity pool with an AWS provider that admits only the relays' roles (one
+    attribute condition listing them), and `roles/iam.workloadIdentityUser` on the invoker for
+    exactly those roles (one member each).
 
     `credential_config` is the JSON the relay gives google-auth; it contains no secret.
     """
 
     pool: gcp.iam.WorkloadIdentityPool
     aws_provider: gcp.iam.WorkloadIdentityPoolProvider
-    aws_binding: gcp.serviceaccount.IAMMember
+    aws_bindings: list[gcp.serviceaccount.IAMMember]
     ci_provider: gcp.iam.WorkloadIdentityPoolProvider | None
     ci_binding: gcp.serviceaccount.IAMMember | None
-    relay_principal: pulumi.Output[str]
+    relay_principals: list[pulumi.Output[str]]
     credential_config: pulumi.Output[str]
 
     def __init__(
@@ -105,7 +111,9 @@ class RelayFederation(pulumi.ComponentResource):
             workload_identity_pool_id=self.pool.workload_identity_pool_id,
             workload_identity_pool_provider_id=f"{args.prefix}-aws-relay",
             display_name="Relay on AWS",
-            description=f"Admits only sessions of {fed.relay_role_arn}.",
+            description=(
+                f"Admits only sessions of the relay roles of AWS account {fed.aws_account_id}."
+            ),
             aws={"account_id": fed.aws_account_id},
             attribute_mapping={
                 # The session ARN would exceed the 127-byte subject limit for Lambda sessions.
@@ -113,22 +121,31 @@ class RelayFederation(pulumi.ComponentResource):
                 "attribute.aws_role": NORMALISED_AWS_ROLE,
                 "attribute.aws_account": "assertion.account",
             },
-            attribute_condition=f"attribute.aws_role == {_cel_string(fed.assumed_role_arn)}",
+            attribute_condition=role_condition(fed.assumed_role_arns),
             opts=child,
         )
-        self.relay_principal = pulumi.Output.concat(
-            "principalSet://iam.googleapis.com/",
-            self.pool.name,
-            "/attribute.aws_role/",
-            fed.assumed_role_arn,
-        )
-        self.aws_binding = gcp.serviceaccount.IAMMember(
-            f"{name}-aws-user",
-            service_account_id=args.service_account_name,
-            role=WORKLOAD_IDENTITY_USER,
-            member=self.relay_principal,
-            opts=child,
-        )
+        self.relay_principals = []
+        self.aws_bindings = []
+        for i, (role, assumed) in enumerate(
+            zip(fed.relay_role_names, fed.assumed_role_arns, strict=True)
+        ):
+            principal = pulumi.Output.concat(
+                "principalSet://iam.googleapis.com/",
+                self.pool.name,
+                "/attribute.aws_role/",
+                assumed,
+            )
+            # The first keeps the name a single-role stack gave its binding: no replacement.
+            aliases = [pulumi.Alias(name=f"{name}-aws-user")] if i == 0 else None
+            binding = gcp.serviceaccount.IAMMember(
+                f"{name}-aws-user-{role}",
+                service_account_id=args.service_account_name,
+                role=WORKLOAD_IDENTITY_USER,
+                member=principal,
+                opts=pulumi.ResourceOptions(parent=self, aliases=aliases),
+            )
+            self.relay_principals.append(principal)
+            self.aws_bindings.append(binding)
         self.ci_provider = None
         self.ci_binding = None
         if fed.ci_oidc is not None:

@@ -28,6 +28,8 @@ from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_route53 as route53
+from aws_cdk import aws_route53_targets as route53_targets
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -43,11 +45,11 @@ from stacks.aws.compute_limits import (
 from stacks.aws.config import FargateSettings
 from stacks.aws.constructs.fargate_image import relay_image
 from stacks.aws.constructs.function import retention
+from stacks.aws.constructs.global_endpoint import HEALTH_PATH, RegionalTarget, TargetFactory
 from stacks.aws.nag import acknowledge
 
 # Open streams keep running this long once a task leaves the target group.
 DEREGISTRATION_DELAY = Duration.seconds(FARGATE_DRAIN_SECONDS)
-HEALTH_PATH = "/health"
 
 
 def skip_checkov(construct: Construct, *checks: tuple[str, str]) -> None:
@@ -64,6 +66,11 @@ class FargateComputeProps:
     # The relay's environment (Relay.relay_environment), without this compute's own lines.
     environment: tuple[tuple[str, str], ...]
     description: str
+    # The task role's fixed name (config.relay_role_name), as the Lambda relay's role has.
+    role_name: str
+    # The HTTPS certificate comes from `relaykit.domain` (load_balancer_target adds it) when
+    # the settings name none.
+    certificate_from_domain: bool = False
 
 
 class FargateCompute(Construct):
@@ -110,6 +117,7 @@ class FargateCompute(Construct):
             "TaskRole",
             assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
             description=props.description,
+            role_name=props.role_name,
         )
         self.task_definition = ecs.FargateTaskDefinition(
             self,
@@ -197,7 +205,9 @@ class FargateCompute(Construct):
             description=f"{props.name}: clients to the load balancer of the relay",
             allow_all_outbound=False,
         )
-        port = 80 if fargate.certificate_arn is None else 443
+        https = fargate.certificate_arn is not None or props.certificate_from_domain
+        self.scheme = "https" if https else "http"
+        port = 443 if https else 80
         self.balancer_group.add_ingress_rule(
             ec2.Peer.any_ipv4(), ec2.Port.tcp(port), "Relay clients (keys are checked per request)"
         )
@@ -235,16 +245,17 @@ class FargateCompute(Construct):
                 unhealthy_threshold_count=3,
             ),
         )
-        if fargate.certificate_arn is not None:
+        if https:
+            certificates = (
+                [acm.Certificate.from_certificate_arn(self, "Certificate", fargate.certificate_arn)]
+                if fargate.certificate_arn is not None
+                else []
+            )
             self.listener = self.load_balancer.add_listener(
                 "Https",
                 port=443,
                 protocol=elbv2.ApplicationProtocol.HTTPS,
-                certificates=[
-                    acm.Certificate.from_certificate_arn(
-                        self, "Certificate", fargate.certificate_arn
-                    )
-                ],
+                certificates=certificates,
                 ssl_policy=elbv2.SslPolicy.RECOMMENDED_TLS,
                 default_target_groups=[self.target_group],
                 open=False,
@@ -312,3 +323,33 @@ class FargateCompute(Construct):
             requests_per_target=fargate.requests_per_task_per_minute,
             target_group=self.target_group,
         )
+
+
+class LoadBalancerTarget:
+    """`relaykit.domain`'s regional target for a Fargate relay: the hostname's certificate on
+    the HTTPS listener, an alias record to the load balancer, health checked at its own name."""
+
+    def __init__(self, compute: FargateCompute, certificate: acm.ICertificate) -> None:
+        compute.listener.add_certificates(
+            "DomainCertificate", [elbv2.ListenerCertificate.from_certificate_manager(certificate)]
+        )
+        self._balancer = compute.load_balancer
+
+    @property
+    def record_target(self) -> route53.RecordTarget:
+        return route53.RecordTarget.from_alias(route53_targets.LoadBalancerTarget(self._balancer))
+
+    @property
+    def health_host(self) -> str:
+        return self._balancer.load_balancer_dns_name
+
+    @property
+    def health_path(self) -> str:
+        return HEALTH_PATH
+
+
+def load_balancer_target(compute: FargateCompute) -> TargetFactory:
+    def build(scope: Construct, certificate: acm.ICertificate) -> RegionalTarget:
+        return LoadBalancerTarget(compute, certificate)
+
+    return build

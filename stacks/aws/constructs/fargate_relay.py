@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from constructs import Construct
 
+from stacks.aws.config import relay_role_name
 from stacks.aws.constructs.fargate import FargateCompute, FargateComputeProps
 from stacks.aws.constructs.relay import RelayProps, RelayState
 
@@ -28,11 +29,13 @@ class FargateRelay(RelayState):
             "Fargate",
             FargateComputeProps(
                 name=site.api_name,
-                settings=props.settings.fargate,
+                settings=site.fargate,
                 environment=tuple(sorted(self.relay_environment(props).items())),
                 description=(
                     f"Claude relay ({site.name}) tasks calling Bedrock in {site.bedrock_region}"
                 ),
+                role_name=relay_role_name(props.settings.prefix, site),
+                certificate_from_domain=props.settings.domain is not None,
             ),
         )
         self.role = self.compute.task_role

@@ -51,6 +51,8 @@ class FunctionProps:
     tracing: bool = False
     # None: unreserved (a custom-resource or authorizer function that runs briefly).
     reserved_concurrency: int | None = None
+    # None: a name CloudFormation generates; set where another system names the role (GCP).
+    role_name: str | None = None
 
 
 class LoggedFunction(Construct):
@@ -67,6 +69,7 @@ class LoggedFunction(Construct):
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=props.description,
+            role_name=props.role_name,
         )
         self.log_group = logs.LogGroup(
             self,

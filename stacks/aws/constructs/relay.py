@@ -16,10 +16,11 @@ budgets. The stack creates no API key: each relay key reaches the usage plan thr
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Token
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
@@ -30,11 +31,18 @@ from constructs import Construct
 from stacks.aws.bedrock_grants import invoke_statements
 from stacks.aws.bundling import PORT, REPO_ROOT, RUNTIME, relay_code
 from stacks.aws.compute_limits import LAMBDA_MAX_BODY_BYTES, LAMBDA_STREAM_SECONDS
-from stacks.aws.config import Architecture, RelayKitSettings, RelaySite
+from stacks.aws.config import (
+    Architecture,
+    ConfigError,
+    RelayKitSettings,
+    RelaySite,
+    relay_role_name,
+)
 from stacks.aws.constructs.function import FunctionProps, LoggedFunction, retention
 from stacks.aws.constructs.gateway_responses import add_gateway_responses
 from stacks.aws.constructs.usage_spool import UsageSpool, UsageSpoolProps
 from stacks.aws.constructs.web_acl import RelayWebAcl, RelayWebAclProps
+from stacks.aws.failover import environment_overflow, fallback_statements
 from stacks.aws.nag import acknowledge
 
 # What the relay does to its tables (relay/dynamo.py at runtime: key lookups, limit counters,
@@ -81,6 +89,8 @@ class RelayProps:
     settings: RelayKitSettings
     account: str
     guardrail: GuardrailRef | None = None
+    # RELAY_VERTEX_* and RELAY_FALLBACKS (RelayKitConfig.failover_environment).
+    failover_environment: Mapping[str, str] = field(default_factory=dict)
 
 
 class RelayState(Construct):
@@ -89,8 +99,11 @@ class RelayState(Construct):
     `web_acl`).
 
     Attributes: `usage_table`, `cache_table` (None if disabled), `usage_spool` (the queue usage
-    records wait in while the table is down, and their replay), `web_acl` (None if disabled).
+    records wait in while the table is down, and their replay), `web_acl` (None if disabled),
+    and `role`, which each compute sets to the role its relay runs as.
     """
+
+    role: iam.IRole
 
     def __init__(self, scope: Construct, construct_id: str, props: RelayProps) -> None:
         super().__init__(scope, construct_id)
@@ -124,6 +137,7 @@ class RelayState(Construct):
                 allowed_cidrs=settings.waf.allowed_cidrs,
                 allowed_countries=settings.waf.allowed_countries,
                 log_retention_days=settings.lambda_.log_retention_days,
+                open_paths=("/health",) if settings.domain is not None else (),
             ),
         )
         self.web_acl.associate("Association", resource_arn)
@@ -150,7 +164,7 @@ class RelayState(Construct):
         site, settings = props.site, props.settings
         environment = {
             "RELAY_BEDROCK_REGION": site.bedrock_region,
-            "RELAY_ROUTING": settings.routing.value,
+            "RELAY_ROUTING": site.routing.value,
             "RELAY_MODELS": ",".join(t.model.alias for t in site.targets),
             "RELAY_TABLE_NAME": self.usage_table.table_name,
             "RELAY_USAGE_SPOOL": self.usage_spool.queue.queue_url,
@@ -171,13 +185,14 @@ class RelayState(Construct):
         if props.guardrail is not None:
             environment["RELAY_GUARDRAIL_ID"] = props.guardrail.guardrail_id
             environment["RELAY_GUARDRAIL_VERSION"] = props.guardrail.version
-        return environment
+        return environment | dict(props.failover_environment)
 
     def grant_relay(self, role: iam.IRole, props: RelayProps) -> None:
         """Exactly what the relay does, whatever runs it: invoke the configured models (and the
         guardrail), its table actions, and sending usage records to the spool."""
         self.usage_spool.queue.grant_send_messages(role)
-        for statement in invoke_statements(props.site.targets, props.account):
+        fallbacks = fallback_statements(props.site.fallback_targets, props.account)
+        for statement in (*invoke_statements(props.site.targets, props.account), *fallbacks):
             role.add_to_principal_policy(statement.to_iam())
         if props.guardrail is not None:
             role.add_to_principal_policy(
@@ -278,8 +293,10 @@ class Relay(RelayState):
             "RELAY_MAX_BODY_BYTES": str(LAMBDA_MAX_BODY_BYTES),
             **self.relay_environment(props),
         }
+        if overflow := environment_overflow(environment, Token.is_unresolved):
+            raise ConfigError(overflow)
         return FunctionProps(
-            code=relay_code(lam.architecture),
+            code=relay_code(lam.architecture, vertex="RELAY_VERTEX_PROJECT" in environment),
             handler="run.sh",
             runtime=RUNTIME,
             description=f"Claude relay ({site.name}) calling Bedrock in {site.bedrock_region}",
@@ -291,6 +308,7 @@ class Relay(RelayState):
             layers=(layer,),
             tracing=True,
             reserved_concurrency=lam.reserved_concurrency,
+            role_name=relay_role_name(settings.prefix, site),
         )
 
     def _stage_options(self, settings: RelayKitSettings) -> apigw.StageOptions:

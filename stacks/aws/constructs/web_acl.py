@@ -23,6 +23,9 @@ class RelayWebAclProps:
     allowed_cidrs: tuple[str, ...] = ()
     allowed_countries: tuple[str, ...] = ()
     log_retention_days: int = 30
+    # Paths the allow-lists let through (the rate limit still applies): /health for Route 53's
+    # health checkers, which call from their own regions and addresses.
+    open_paths: tuple[str, ...] = ()
 
 
 # Logged requests never carry the key (either header may hold it).
@@ -43,12 +46,35 @@ def _block_unless(
     )
 
 
+def _or_open_path(
+    allowed: wafv2.CfnWebACL.StatementProperty, open_paths: tuple[str, ...]
+) -> wafv2.CfnWebACL.StatementProperty:
+    paths = [
+        wafv2.CfnWebACL.StatementProperty(
+            byte_match_statement=wafv2.CfnWebACL.ByteMatchStatementProperty(
+                field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(uri_path={}),
+                positional_constraint="ENDS_WITH",
+                search_string=path,
+                text_transformations=[
+                    wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")
+                ],
+            )
+        )
+        for path in open_paths
+    ]
+    if not paths:
+        return allowed
+    return wafv2.CfnWebACL.StatementProperty(
+        or_statement=wafv2.CfnWebACL.OrStatementProperty(statements=[allowed, *paths])
+    )
+
+
 class RelayWebAcl(Construct):
     """Provisions a regional `CfnWebACL` (allow by default, blocking by rule) and its IP sets.
 
     Rules, in order: block clients outside the IP allow-list (if any), block requests from
     countries outside the country allow-list (if any), block clients over `rate_limit` requests
-    per 5 minutes.
+    per 5 minutes. Requests to `open_paths` pass the allow-lists.
     """
 
     def __init__(self, scope: Construct, construct_id: str, props: RelayWebAclProps) -> None:
@@ -85,7 +111,11 @@ class RelayWebAcl(Construct):
                 )
             )
             rules.append(
-                self._block_rule("BlockOutsideIpAllowList", len(rules), _block_unless(allowed))
+                self._block_rule(
+                    "BlockOutsideIpAllowList",
+                    len(rules),
+                    _block_unless(_or_open_path(allowed, props.open_paths)),
+                )
             )
         if props.allowed_countries:
             geo = wafv2.CfnWebACL.StatementProperty(
@@ -94,7 +124,11 @@ class RelayWebAcl(Construct):
                 )
             )
             rules.append(
-                self._block_rule("BlockOutsideCountryAllowList", len(rules), _block_unless(geo))
+                self._block_rule(
+                    "BlockOutsideCountryAllowList",
+                    len(rules),
+                    _block_unless(_or_open_path(geo, props.open_paths)),
+                )
             )
         rate = wafv2.CfnWebACL.StatementProperty(
             rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(

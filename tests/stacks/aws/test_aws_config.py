@@ -191,3 +191,208 @@ def test_the_cdk_alias_map_must_point_at_a_deployed_model() -> None:
         load_config(context)
     context["relaykit.models"] = OPUS_4_6.alias
     assert load_config(context).settings.model_aliases == {"claude-opus-*": OPUS_4_6.alias}
+
+
+THREE_RELAYS = [
+    {"name": "us", "region": "us-east-1"},
+    {"name": "eu", "region": "eu-west-1"},
+    {"name": "hk", "region": HONG_KONG},
+]
+
+
+def _relays(relays: list[dict[str, Any]], **overrides: Any) -> Any:
+    return _load(relays=json.dumps(relays), **overrides)
+
+
+def test_listed_relays_become_sites_in_order_each_with_a_bedrock_region() -> None:
+    config = _relays(THREE_RELAYS, **HK_COUNTRIES)
+    assert [(r.name, r.region) for r in config.relays] == [
+        ("us", "us-east-1"),
+        ("eu", "eu-west-1"),
+        ("hk", HONG_KONG),
+    ]
+    assert [r.bedrock_region for r in config.relays[:2]] == ["us-east-1", "eu-west-1"]
+    # A relay in Hong Kong without a Bedrock region gets the Hong Kong candidates.
+    assert config.relays[2].bedrock_region in config.settings.hong_kong.bedrock_region_candidates
+    assert [r.stack_label for r in config.relays] == ["Us", "Eu", "Hk"]
+    assert config.primary.name == "us"
+
+
+def test_the_translated_blocks_keep_their_stack_ids_and_so_do_relays_named_like_them() -> None:
+    translated = _load(**{"hongKong.enabled": "true", **HK_COUNTRIES})
+    listed = _relays(
+        [{"name": "primary", "region": "us-east-1"}, {"name": "hongkong", "region": HONG_KONG}],
+        **HK_COUNTRIES,
+    )
+    assert [r.stack_label for r in translated.relays] == ["Primary", "HongKong"]
+    assert translated.relays == listed.relays
+
+
+def test_a_listed_relay_in_hong_kong_needs_the_country_allow_list() -> None:
+    with pytest.raises(ConfigError, match=r"relaykit\.waf\.allowedCountries: the Hong Kong"):
+        _relays(THREE_RELAYS)
+
+
+def test_listing_relays_beside_the_earlier_blocks_is_refused_naming_both() -> None:
+    with pytest.raises(ConfigError, match=r"relays replaces relaykit\.hongKong.*remove"):
+        _relays(THREE_RELAYS, **{"hongKong.enabled": "true", **HK_COUNTRIES})
+
+
+@pytest.mark.parametrize(
+    ("relays", "message"),
+    [
+        ([], r"relaykit\.relays: list at least one relay"),
+        ([{"name": "us", "region": "us-east-1"}] * 2, r"relay names must differ: us"),
+        (
+            [{"name": "a", "region": "us-east-1"}, {"name": "b", "region": "us-east-1"}],
+            r"relay regions must differ: us-east-1",
+        ),
+        ([{"name": "US-East", "region": "us-east-1"}], r"relaykit\.relays\.0\.name: 'US-East'"),
+        ([{"name": "us", "region": "virginia"}], r"relaykit\.relays\.0\.region: 'virginia'"),
+        (
+            [
+                {
+                    "name": "us",
+                    "region": "us-east-1",
+                    "bedrockRegion": "us-east-1",
+                    "bedrockRegionCandidates": ["us-west-2"],
+                }
+            ],
+            r"relaykit\.relays\.0: give bedrockRegion or bedrockRegionCandidates, not both",
+        ),
+    ],
+)
+def test_bad_relay_lists_are_refused_naming_the_key(
+    relays: list[dict[str, Any]], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        _relays(relays)
+
+
+def test_a_listed_relay_in_a_region_without_bedrock_and_no_candidates_names_its_index() -> None:
+    with pytest.raises(
+        ConfigError,
+        match=r"relaykit\.relays\[1\]\.bedrockRegion: Amazon Bedrock has no endpoint in ap-east-1",
+    ):
+        _relays(
+            [
+                {"name": "us", "region": "us-east-1"},
+                {"name": "hk", "region": HONG_KONG, "bedrockRegion": HONG_KONG},
+            ],
+            **HK_COUNTRIES,
+        )
+
+
+def test_a_relay_takes_its_own_routing_or_the_global_one() -> None:
+    config = _relays(
+        [
+            {"name": "us", "region": "us-east-1"},
+            {"name": "eu", "region": "eu-west-1", "routing": "geographic"},
+        ]
+    )
+    assert [r.routing for r in config.relays] == [Routing.GLOBAL, Routing.GEOGRAPHIC]
+    assert config.relays[1].targets[0].model_id.startswith("eu.")
+
+
+def test_the_nearest_listed_candidate_serving_the_models_is_chosen() -> None:
+    config = _relays(
+        [
+            {
+                "name": "us",
+                "region": "us-east-1",
+                "bedrockRegionCandidates": ["eu-west-9", "us-west-2"],
+            }
+        ]
+    )
+    assert config.primary.bedrock_region == "us-west-2"
+    assert "nearest candidate" in config.primary.bedrock_region_reason
+
+
+DOMAIN = {
+    "name": "claude.example.com",
+    "hostedZoneId": "Z0123456789ABC",
+    "hostedZoneName": "example.com",
+}
+FEDERATION = {"type": "external_account", "audience": "//iam.googleapis.com/projects/1/x"}
+
+
+@pytest.mark.parametrize(
+    ("domain", "message"),
+    [
+        ({**DOMAIN, "name": "claude.example.org"}, r"not in the zone 'example\.com'"),
+        (
+            {**DOMAIN, "hostedZoneId": "example.com"},
+            r"hostedZoneId: 'example\.com' is not a Route 53",
+        ),
+        ({**DOMAIN, "routing": "geolocation"}, r"geolocation routing needs locations"),
+        ({**DOMAIN, "locations": {"eu": ["continent:EU"]}}, r'need routing "geolocation"'),
+        (
+            {**DOMAIN, "routing": "geolocation", "locations": {"eu": ["continent:XX"]}},
+            r"not locations: \['continent:XX'\]",
+        ),
+        (
+            {
+                **DOMAIN,
+                "routing": "geolocation",
+                "locations": {"eu": ["country:DE"], "us": ["country:DE"]},
+            },
+            r"each location goes to one relay: country:DE",
+        ),
+        (
+            {**DOMAIN, "routing": "geolocation", "locations": {"mars": ["continent:EU"]}},
+            r"relaykit\.domain\.locations: mars is not a relay",
+        ),
+        (
+            {
+                **DOMAIN,
+                "routing": "geolocation",
+                "locations": {"eu": ["continent:EU"]},
+                "defaultRelay": "mars",
+            },
+            r"relaykit\.domain\.defaultRelay: mars is not a relay",
+        ),
+    ],
+)
+def test_bad_domain_blocks_are_refused_naming_the_key(domain: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        _relays(THREE_RELAYS[:2], domain=json.dumps(domain))
+
+
+def test_vertex_credentials_come_inline_or_from_the_gcp_programs_output_file(
+    tmp_path: Any,
+) -> None:
+    outputs = tmp_path / "gcp-outputs.json"
+    outputs.write_text(json.dumps({"federationCredentialConfig": json.dumps(FEDERATION)}))
+    for credentials in (FEDERATION, str(outputs)):
+        vertex = {"project": "relay-example-123", "region": "us-east5", "credentials": credentials}
+        config = _load(vertex=json.dumps(vertex))
+        env = config.failover_environment
+        assert json.loads(env["RELAY_VERTEX_CREDENTIALS"]) == FEDERATION
+        assert env["RELAY_VERTEX_PROJECT"] == "relay-example-123"
+
+
+def test_a_service_account_key_is_refused_for_the_lambda_environment() -> None:
+    vertex = {"project": "relay-example-123", "credentials": {"type": "service_account"}}
+    with pytest.raises(ConfigError, match=r"relaykit\.vertex\.credentials: .*external_account"):
+        _load(vertex=json.dumps(vertex))
+
+
+def test_fallbacks_are_read_as_the_relay_reads_them_and_checked_against_the_deployment() -> None:
+    alias = DEFAULT_MODEL.alias
+    with pytest.raises(ConfigError, match=r"relaykit\.fallbacks\['.*'\]: a vertex step needs"):
+        _load(fallbacks=json.dumps({alias: ["vertex"]}))
+    with pytest.raises(ConfigError, match=r"relaykit\.fallbacks: RELAY_FALLBACKS.*cannot read"):
+        _load(fallbacks=json.dumps({alias: ["carrier-pigeon"]}))
+    config = _load(fallbacks=json.dumps({alias: ["bedrock:us-west-2"]}))
+    assert json.loads(config.failover_environment["RELAY_FALLBACKS"]) == {
+        alias: ["bedrock:us-west-2"]
+    }
+    assert [t.region for t in config.primary.fallback_targets] == ["us-west-2"]
+
+
+def test_a_prefix_and_name_too_long_for_the_role_name_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"relaykit\.prefix: the role name .* exceeds IAM's 64"):
+        _relays(
+            [{"name": "relayinsoutheastasia", "region": "ap-southeast-1"}],
+            prefix="P" * 31,
+        )

@@ -173,8 +173,8 @@ def test_account_is_taken_from_the_role_arn(config_data: dict[str, Any]) -> None
 
 def test_assumed_role_arn_drops_the_role_path(config_data: dict[str, Any]) -> None:
     federation = parse(config_data, project=PROJECT_ID).federation
-    assert federation.assumed_role_arn == (
-        f"arn:aws:sts::{RELAY_ACCOUNT}:assumed-role/claude-relay-fn-role"
+    assert federation.assumed_role_arns == (
+        f"arn:aws:sts::{RELAY_ACCOUNT}:assumed-role/claude-relay-fn-role",
     )
 
 
@@ -221,3 +221,42 @@ def test_unknown_key_is_rejected(config_data: dict[str, Any]) -> None:
     error = _error(config_data)
     assert error.key == "budgets"
     assert "budget" in str(error)
+
+
+def test_a_list_of_role_arns_is_read_and_the_single_one_still_is(
+    config_data: dict[str, Any],
+) -> None:
+    single = parse(config_data, project=PROJECT_ID).federation
+    del config_data["federation"]["relayRoleArn"]
+    config_data["federation"]["relayRoleArns"] = [
+        f"arn:aws:iam::{RELAY_ACCOUNT}:role/ClaudeRelay-us-relay-us-east-1",
+        f"arn:aws:iam::{RELAY_ACCOUNT}:role/ClaudeRelay-hk-relay-ap-east-1",
+    ]
+    listed = parse(config_data, project=PROJECT_ID).federation
+    assert single.relay_role_names == ("claude-relay-fn-role",)
+    assert listed.relay_role_names == (
+        "ClaudeRelay-us-relay-us-east-1",
+        "ClaudeRelay-hk-relay-ap-east-1",
+    )
+
+
+@pytest.mark.parametrize(
+    ("arns", "key"),
+    [
+        ([], "federation.relayRoleArns"),
+        (["not-an-arn"], "federation.relayRoleArns[0]"),
+        (
+            [f"arn:aws:iam::{RELAY_ACCOUNT}:role/a", "arn:aws:iam::111111111111:role/b"],
+            "federation.relayRoleArns",
+        ),
+    ],
+)
+def test_bad_role_lists_name_the_key(config_data: dict[str, Any], arns: Any, key: str) -> None:
+    del config_data["federation"]["relayRoleArn"]
+    config_data["federation"]["relayRoleArns"] = arns
+    assert _error(config_data).key == key
+
+
+def test_both_role_keys_together_are_refused(config_data: dict[str, Any]) -> None:
+    config_data["federation"]["relayRoleArns"] = [config_data["federation"]["relayRoleArn"]]
+    assert _error(config_data).key == "federation.relayRoleArn"

@@ -35,7 +35,49 @@ def test_aws_provider_trusts_the_relay_account(default_deployment: Deployment) -
 
 def test_condition_admits_only_the_relay_role(default_deployment: Deployment) -> None:
     (provider,) = default_deployment.of_type(PROVIDER)
-    assert provider.inputs["attributeCondition"] == f"attribute.aws_role == '{ASSUMED_ROLE}'"
+    assert provider.inputs["attributeCondition"] == f"attribute.aws_role in ['{ASSUMED_ROLE}']"
+
+
+TWO_ROLES = ("ClaudeRelay-us-relay-us-east-1", "ClaudeRelay-hk-relay-ap-east-1")
+
+
+@pytest.fixture(scope="module")
+def two_relays() -> Deployment:
+    config = base_config()
+    config["federation"] = {
+        "relayRoleArns": [f"arn:aws:iam::{RELAY_ACCOUNT}:role/{name}" for name in TWO_ROLES]
+    }
+    return run_program(config)
+
+
+def _admits(condition: str, aws_role: str) -> bool:
+    """Evaluates the provider's `attribute.aws_role in [...]` condition for one session role."""
+    prefix = "attribute.aws_role in ["
+    assert condition.startswith(prefix)
+    assert condition.endswith("]")
+    listed = [item.strip().strip("'") for item in condition[len(prefix) : -1].split(",")]
+    return aws_role in listed
+
+
+def test_one_condition_admits_exactly_both_relay_roles(two_relays: Deployment) -> None:
+    (provider,) = two_relays.of_type(PROVIDER)
+    condition = provider.inputs["attributeCondition"]
+    roles = [f"arn:aws:sts::{RELAY_ACCOUNT}:assumed-role/{name}" for name in TWO_ROLES]
+    assert all(_admits(condition, role) for role in roles)
+    third = f"arn:aws:sts::{RELAY_ACCOUNT}:assumed-role/ClaudeRelay-eu-relay-eu-west-1"
+    assert not _admits(condition, third)
+    assert not _admits(condition, f"arn:aws:sts::111111111111:assumed-role/{TWO_ROLES[0]}")
+
+
+def test_each_relay_role_may_impersonate_the_invoker(two_relays: Deployment) -> None:
+    members = sorted(b.inputs["member"] for b in two_relays.of_type(SA_MEMBER))
+    expected = sorted(
+        f"principalSet://iam.googleapis.com/{POOL}/attribute.aws_role/"
+        f"arn:aws:sts::{RELAY_ACCOUNT}:assumed-role/{name}"
+        for name in TWO_ROLES
+    )
+    assert members == expected
+    assert sorted(two_relays.outputs["relayPrincipals"]) == expected
 
 
 def test_subject_is_the_normalised_role_not_the_session(default_deployment: Deployment) -> None:

@@ -92,5 +92,5 @@ def geographic_synthesis(tmp_path_factory: pytest.TempPathFactory) -> Synthesis:
 
 @pytest.fixture(scope="session")
 def fargate_synthesis(tmp_path_factory: pytest.TempPathFactory) -> Synthesis:
-    """The defaults with the primary relay on Fargate behind HTTPS, and WAF on."""
+    """One relay, on Fargate, behind the domain's hostname, with WAF on (FARGATE_OVERRIDES)."""
     return synthesize(tmp_path_factory.mktemp("cdk.fargate"), FARGATE_OVERRIDES)

@@ -12,7 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_stack_helpers import CERTIFICATE_ARN, DEFAULT_OVERRIDES, RELAY_PRIMARY, resources
+from aws_stack_helpers import (
+    CERTIFICATE_ARN,
+    DEFAULT_OVERRIDES,
+    FARGATE_HOSTNAME,
+    RELAY_PRIMARY,
+    resources,
+)
 
 from stacks.aws.compute_limits import (
     ALB_IDLE_TIMEOUT_SECONDS,
@@ -203,15 +209,41 @@ def test_execution_role_pulls_the_image_and_writes_its_log_group_only(
     assert logs["Resource"] == {"Fn::GetAtt": [log_group, "Arn"]}
 
 
-def test_listener_serves_https_with_the_certificate_only(fargate_synthesis: Any) -> None:
+def test_listener_serves_https_with_its_certificate_and_the_hostnames(
+    fargate_synthesis: Any,
+) -> None:
     template = _template(fargate_synthesis)
-    (listener,) = [
-        r["Properties"]
-        for r in resources(template, "AWS::ElasticLoadBalancingV2::Listener").values()
+    (listener_id, listener), *more = [
+        (k, r["Properties"])
+        for k, r in resources(template, "AWS::ElasticLoadBalancingV2::Listener").items()
     ]
+    assert more == []
     assert (listener["Port"], listener["Protocol"]) == (443, "HTTPS")
     assert listener["Certificates"] == [{"CertificateArn": CERTIFICATE_ARN}]
     assert listener["SslPolicy"].startswith("ELBSecurityPolicy-TLS13")
+    (added,) = resources(template, "AWS::ElasticLoadBalancingV2::ListenerCertificate").values()
+    certificate = _logical_id(template, "AWS::CertificateManager::Certificate", "GlobalEndpoint")
+    assert added["Properties"] == {
+        "Certificates": [{"CertificateArn": {"Ref": certificate}}],
+        "ListenerArn": {"Ref": listener_id},
+    }
+
+
+def test_the_hostname_points_at_the_load_balancer_and_checks_its_health(
+    fargate_synthesis: Any,
+) -> None:
+    template = _template(fargate_synthesis)
+    balancer = _logical_id(template, "AWS::ElasticLoadBalancingV2::LoadBalancer", "RelayFargate")
+    (record,) = [
+        r["Properties"]
+        for r in resources(template, "AWS::Route53::RecordSet").values()
+        if r["Properties"]["Name"].startswith(FARGATE_HOSTNAME)
+    ]
+    assert balancer in json.dumps(record["AliasTarget"]["DNSName"])
+    (check,) = resources(template, "AWS::Route53::HealthCheck").values()
+    config = check["Properties"]["HealthCheckConfig"]
+    assert config["ResourcePath"] == "/health"
+    assert config["FullyQualifiedDomainName"] == {"Fn::GetAtt": [balancer, "DNSName"]}
 
 
 def test_target_group_checks_health_and_drains_open_streams(fargate_synthesis: Any) -> None:

@@ -31,6 +31,7 @@ from relay.targets import NoRouteError, bedrock_target
 from relaykit.failures import Failure
 from relaykit.options import Json
 from relaykit.output import emit_json, table, usd
+from stacks.aws.config import FargateSettings, LambdaSettings
 
 DAYS_PER_MONTH = Decimal(730) / Decimal(24)
 
@@ -141,6 +142,18 @@ def cost(
     ] = False,
     per_day: Annotated[int | None, typer.Option(min=1, help="Requests per day.")] = None,
     per_month: Annotated[int | None, typer.Option(min=1, help="Requests per month.")] = None,
+    per_second: Annotated[
+        float | None, typer.Option(min=0.001, help="Requests per second, steady.")
+    ] = None,
+    stream_seconds: Annotated[
+        float,
+        typer.Option(
+            min=0.01, help="Seconds a request holds its connection (for Lambda vs Fargate)."
+        ),
+    ] = 2.0,
+    lambda_memory: Annotated[
+        int, typer.Option(min=128, max=10240, help="The relay function's memory (MB).")
+    ] = LambdaSettings().memory_mb,
     templates: Annotated[
         Path,
         typer.Option(help="A synthesis (cdk synth's output folder) to price the infrastructure."),
@@ -151,8 +164,8 @@ def cost(
 
     Example: relaykit cost --model claude-haiku-4-5 --input 400 --output 150 --per-day 10000
     """
-    if per_day and per_month:
-        raise typer.BadParameter("give --per-day or --per-month, not both")
+    if sum(v is not None for v in (per_day, per_month, per_second)) > 1:
+        raise typer.BadParameter("give one of --per-day, --per-month or --per-second")
     tokens = Tokens(input, output, cache_read, cache_write, cache_ttl)
     estimates = [estimate(_model(alias), tokens, region, routing, batch) for alias in model]
     monthly_requests = (
@@ -160,6 +173,8 @@ def cost(
         if per_month
         else (Decimal(per_day) * DAYS_PER_MONTH if per_day else None)
     )
+    if per_second is not None:
+        monthly_requests = Decimal(str(per_second)) * DAYS_PER_MONTH * 86_400
     infra = infrastructure(templates)
 
     def monthly(e: Estimate) -> Decimal | None:
@@ -211,11 +226,12 @@ def cost(
     for e in estimates:
         print(f"  {e.model.alias}: {e.formula(tokens)}")
     if monthly_requests:
-        volume = (
-            f"{per_month:,} requests/month"
-            if per_month
-            else f"{per_day:,} requests/day * 730 h/24 = {monthly_requests:,.0f} requests/month"
-        )
+        if per_month:
+            volume = f"{per_month:,} requests/month"
+        elif per_day:
+            volume = f"{per_day:,} requests/day * 730 h/24 = {monthly_requests:,.0f} requests/month"
+        else:
+            volume = f"{per_second:,} requests/s * 730 h = {monthly_requests:,.0f} requests/month"
         extra = " + infra) " if infra else " "
         start = "(per request" if infra else "per request"
         idle = f" + ${infra.idle_month:,.2f} idle infrastructure" if infra else ""
@@ -231,6 +247,24 @@ def cost(
             f"Infrastructure not included: no synthesis in {templates} "
             "(run `npx cdk synth`, or pass --templates)."
         )
+    if monthly_requests:
+        print()
+        for line in compute_comparison(monthly_requests, stream_seconds, lambda_memory):
+            print(line)
+
+
+def compute_comparison(
+    monthly_requests: Decimal, stream_seconds: float, lambda_memory: int
+) -> list[str]:
+    """Lambda against Fargate at this volume, steady, with streams this long: each compute's
+    month and the crossover (stacks/aws/compute_cost.py, the cost table's prices)."""
+    from stacks.aws.compute_cost import SECONDS_PER_MONTH, Load, comparison_lines
+
+    load = Load(
+        (monthly_requests / SECONDS_PER_MONTH).quantize(Decimal("0.001")),
+        Decimal(str(stream_seconds)),
+    )
+    return comparison_lines(load, LambdaSettings(memory_mb=lambda_memory), FargateSettings())
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,15 @@ class Architecture(StrEnum):
     X86_64 = "x86_64"
 
 
+class Compute(StrEnum):
+    """What runs a relay: Lambda behind API Gateway (no idle cost), or Fargate tasks behind an
+    Application Load Balancer (no 6 MB body or 15-minute stream ceiling; cheaper at steady load,
+    `relaykit cost --crossover`)."""
+
+    LAMBDA = "lambda"
+    FARGATE = "fargate"
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(
         frozen=True,
@@ -105,12 +114,63 @@ def _check_optional_region(value: str | None) -> str | None:
     return None if value is None else _check_region(value)
 
 
+# Fargate's CPU units and the memory (MiB) each allows
+# (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html).
+FARGATE_MEMORY_MIB = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4097, 1024)),
+    1024: tuple(range(2048, 8193, 1024)),
+    2048: tuple(range(4096, 16385, 1024)),
+    4096: tuple(range(8192, 30721, 1024)),
+}
+
+
+class FargateSettings(_Section):
+    """The relay's Fargate service, for relays with `compute: "fargate"`.
+
+    Defaults: two arm64 tasks of 0.5 vCPU and 1 GiB ($28.84 a month together, us-east-1), so a
+    task can be replaced while the other serves; each carries a couple of hundred concurrent
+    streams (bench/concurrent_slow_calls.py), and autoscaling adds tasks on CPU or requests.
+    The load balancer listens on HTTPS with `certificate_arn` (an ACM certificate in the
+    relay's region); plain HTTP only with `allow_http`, for a trial behind another TLS front.
+    """
+
+    cpu: int = 512
+    memory_mib: int = 1024
+    desired_tasks: int = Field(default=2, ge=1)
+    min_tasks: int = Field(default=2, ge=1)
+    max_tasks: int = Field(default=6, ge=1)
+    # Scale out above this average CPU, or above this many requests per task per minute.
+    cpu_target_percent: int = Field(default=60, ge=10, le=95)
+    requests_per_task_per_minute: int = Field(default=3000, ge=1)
+    certificate_arn: str | None = None
+    allow_http: bool = False
+    log_retention_days: int = Field(default=30, ge=1)
+
+    @model_validator(mode="after")
+    def _sizes(self) -> FargateSettings:
+        allowed = FARGATE_MEMORY_MIB.get(self.cpu)
+        if allowed is None:
+            raise ValueError(
+                f"cpu {self.cpu} is not a Fargate size; use one of {sorted(FARGATE_MEMORY_MIB)}"
+            )
+        if self.memory_mib not in allowed:
+            raise ValueError(
+                f"memoryMib {self.memory_mib} does not go with cpu {self.cpu}; "
+                f"use {allowed[0]} to {allowed[-1]} in steps Fargate allows"
+            )
+        if not self.min_tasks <= self.desired_tasks <= self.max_tasks:
+            raise ValueError("minTasks <= desiredTasks <= maxTasks must hold")
+        return self
+
+
 class PrimaryRelay(_Section):
     """The main relay: API Gateway and Lambda in `region`, calling Bedrock in `bedrock_region`."""
 
     region: str = "us-east-1"
     # None: the relay's own region.
     bedrock_region: str | None = None
+    compute: Compute = Compute.LAMBDA
 
     _region = field_validator("region")(_check_region)
 
@@ -121,6 +181,7 @@ class HongKongRelay(_Section):
     """A relay in Hong Kong (ap-east-1), which has no Bedrock endpoint of its own."""
 
     enabled: bool = False
+    compute: Compute = Compute.LAMBDA
     # None: the first of `bedrock_region_candidates` that serves every configured model.
     bedrock_region: str | None = None
     bedrock_region_candidates: tuple[str, ...] = _DEFAULT_CANDIDATES[HONG_KONG]
@@ -153,6 +214,10 @@ class RelayEntry(_Section):
     bedrock_region_candidates: tuple[str, ...] | None = None
     # None: `relaykit.routing`.
     routing: Routing | None = None
+    # What runs the relay: Lambda behind API Gateway, or Fargate tasks behind a load balancer.
+    compute: Compute = Compute.LAMBDA
+    # The Fargate service's size and certificate; None: `relaykit.fargate`.
+    fargate: FargateSettings | None = None
 
     _region = field_validator("region")(_check_region)
 
@@ -566,6 +631,8 @@ class RelayKitSettings(_Section):
     alarms: Alarms = Alarms()
     budget: Budget = Budget()
     lambda_: LambdaSettings = Field(default=LambdaSettings(), alias="lambda")
+    # The Fargate relays' service (size, certificate), unless a relay entry sets its own.
+    fargate: FargateSettings = FargateSettings()
     metrics_namespace: str = "ClaudeRelay"
     stage_name: str = "prod"
     # False for targets without the CDK bootstrap SSM parameter rule (the moto rehearsal).
@@ -626,6 +693,7 @@ class RelayKitSettings(_Section):
             region=self.primary.region,
             bedrock_region=self.primary.bedrock_region,
             bedrock_region_candidates=(),
+            compute=self.primary.compute,
         )
         entries = [(f"{CONTEXT_KEY}.primary", primary)]
         if self.hong_kong.enabled:
@@ -636,6 +704,7 @@ class RelayKitSettings(_Section):
                 bedrock_region_candidates=None
                 if self.hong_kong.bedrock_region
                 else self.hong_kong.bedrock_region_candidates,
+                compute=self.hong_kong.compute,
             )
             entries.append((f"{CONTEXT_KEY}.hongKong", hong_kong))
         return tuple(entries)
@@ -660,6 +729,9 @@ class RelaySite:
     routing: Routing
     # Bedrock routes of `relaykit.fallbacks`' "bedrock:" steps, which the relay may invoke too.
     fallback_targets: tuple[BedrockTarget, ...] = ()
+    compute: Compute = Compute.LAMBDA
+    # The Fargate service of a relay with compute FARGATE.
+    fargate: FargateSettings = dataclasses.field(default_factory=FargateSettings)
 
     @property
     def api_name(self) -> str:
@@ -925,7 +997,23 @@ def _site(
     site = _bedrock_site(key, entry, models, entry.routing or settings.routing)
     if site.region == HONG_KONG:
         _require_country_list(settings)
-    return site
+    fargate = entry.fargate or settings.fargate
+    # `relaykit.domain` gives every relay its hostname's certificate.
+    if entry.compute is Compute.FARGATE and settings.domain is None:
+        _require_tls(fargate, f"{key}.fargate" if entry.fargate else f"{CONTEXT_KEY}.fargate")
+    return dataclasses.replace(site, compute=entry.compute, fargate=fargate)
+
+
+def _require_tls(fargate: FargateSettings, key: str) -> None:
+    if fargate.certificate_arn or fargate.allow_http:
+        return
+    raise ConfigError(
+        f"{key}.certificateArn: a Fargate relay's load balancer serves HTTPS with an ACM "
+        f"certificate of the relay's region: set it, e.g. -c {key}.certificateArn="
+        f"arn:aws:acm:us-east-1:123456789012:certificate/..., or configure {CONTEXT_KEY}.domain, "
+        f"or set {key}.allowHttp=true to serve plain HTTP (keys would cross the network in "
+        "clear text)"
+    )
 
 
 def _bedrock_site(

@@ -49,6 +49,26 @@ DYNAMODB_PER_MILLION_READ_UNITS = Decimal("0.125")
 XRAY_PER_MILLION_TRACES = Decimal("5.00")
 # https://aws.amazon.com/bedrock/pricing/ (Guardrails: sensitive information filter)
 GUARDRAIL_PII_PER_1000_TEXT_UNITS = Decimal("0.10")
+# https://aws.amazon.com/fargate/pricing/ (Linux, per vCPU-hour and GB-hour)
+FARGATE_VCPU_HOUR = {"ARM64": Decimal("0.03238"), "X86_64": Decimal("0.04048")}
+FARGATE_GB_HOUR = {"ARM64": Decimal("0.00356"), "X86_64": Decimal("0.004445")}
+# https://aws.amazon.com/elasticloadbalancing/pricing/ (Application Load Balancer); one LCU is
+# the largest of 25 new connections a second, 3,000 active connections a minute, 1 GB processed
+# an hour (IP targets) and 1,000 rule evaluations a second (the first 10 rules are free).
+ALB_HOUR = Decimal("0.0225")
+ALB_LCU_HOUR = Decimal("0.008")
+LCU_NEW_CONNECTIONS_PER_SECOND = 25
+LCU_ACTIVE_CONNECTIONS = 3000
+LCU_GB_PER_HOUR = 1
+# https://aws.amazon.com/vpc/pricing/ (every public IPv4 address, since February 2024)
+PUBLIC_IPV4_HOUR = Decimal("0.005")
+# https://aws.amazon.com/privatelink/pricing/ (interface endpoint, per zone)
+VPC_ENDPOINT_ZONE_HOUR = Decimal("0.01")
+# What the tasks reach without NAT: bedrock-runtime, sqs, logs, ecr.api and ecr.dkr as interface
+# endpoints (DynamoDB and S3, for ECR's layers, have free gateway endpoints).
+INTERFACE_ENDPOINTS = ("bedrock-runtime", "sqs", "logs", "ecr.api", "ecr.dkr")
+# Hourly prices times AWS's 730-hour month.
+HOURS_PER_MONTH = 730
 # Free: EventBridge scheduled rules on the default bus (https://aws.amazon.com/eventbridge/pricing/),
 # AWS Budgets without actions, Cost Anomaly Detection, SNS e-mail (first 1,000 a month),
 # IAM, inference profiles, API keys and usage plans, idle Lambda, API Gateway and DynamoDB.
@@ -146,7 +166,44 @@ def _idle(template: Mapping[str, Any]) -> list[Item]:
     dashboards = len(_of_type(template, "AWS::CloudWatch::Dashboard"))
     if dashboards:
         items.append(Item(f"{dashboards} dashboard(s)", DASHBOARD_MONTH * dashboards))
-    return items + _scheduled(template)
+    return items + _scheduled(template) + _fargate_idle(template)
+
+
+def task_hour(architecture: str, vcpu: Decimal, gb: Decimal) -> Decimal:
+    return vcpu * FARGATE_VCPU_HOUR[architecture] + gb * FARGATE_GB_HOUR[architecture]
+
+
+def _fargate_idle(template: Mapping[str, Any]) -> list[Item]:
+    """Services' desired tasks, load balancers, and their public IPv4 addresses, all month."""
+    resources = template.get("Resources", {})
+    items: list[Item] = []
+    addresses = 0
+    for service in _of_type(template, "AWS::ECS::Service"):
+        task = resources[service["TaskDefinition"]["Ref"]]["Properties"]
+        count = int(service.get("DesiredCount", 1))
+        architecture = task["RuntimePlatform"]["CpuArchitecture"]
+        vcpu, gb = Decimal(task["Cpu"]) / 1024, Decimal(task["Memory"]) / 1024
+        items.append(
+            Item(
+                f"{count} Fargate tasks ({architecture.lower()}, {vcpu} vCPU, {gb} GB)",
+                count * task_hour(architecture, vcpu, gb) * HOURS_PER_MONTH,
+            )
+        )
+        network = service.get("NetworkConfiguration", {}).get("AwsvpcConfiguration", {})
+        if network.get("AssignPublicIp") == "ENABLED":
+            addresses += count
+    for balancer in _of_type(template, "AWS::ElasticLoadBalancingV2::LoadBalancer"):
+        items.append(Item("Application Load Balancer", ALB_HOUR * HOURS_PER_MONTH))
+        if balancer.get("Scheme") == "internet-facing":
+            addresses += len(balancer.get("Subnets", ()))
+    if addresses:
+        items.append(
+            Item(
+                f"{addresses} public IPv4 addresses",
+                addresses * PUBLIC_IPV4_HOUR * HOURS_PER_MONTH,
+            )
+        )
+    return items
 
 
 def _scheduled(template: Mapping[str, Any]) -> list[Item]:
@@ -182,6 +239,15 @@ def _relay_function(template: Mapping[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+def _relay_task_environment(template: Mapping[str, Any]) -> dict[str, Any] | None:
+    for task in _of_type(template, "AWS::ECS::TaskDefinition"):
+        for container in task.get("ContainerDefinitions", ()):
+            environment = {e["Name"]: e["Value"] for e in container.get("Environment", ())}
+            if "RELAY_AUTH" in environment:
+                return environment
+    return None
+
+
 def _authorizer_function(template: Mapping[str, Any]) -> dict[str, Any] | None:
     for function in _of_type(template, "AWS::Lambda::Function"):
         if function.get("Handler") == "key_authorizer.handler.handler":
@@ -195,10 +261,9 @@ def _invocation(function: Mapping[str, Any], seconds: Decimal) -> Decimal:
     return LAMBDA_PER_MILLION_REQUESTS / MILLION + gb * seconds * LAMBDA_GB_SECOND[architecture]
 
 
-def _per_request(template: Mapping[str, Any]) -> list[Item]:
-    relay = _relay_function(template)
-    if relay is None:
-        return []
+def _lambda_requests(template: Mapping[str, Any], relay: Mapping[str, Any]) -> list[Item]:
+    """What the Lambda compute adds per request: API Gateway, the relay and authorizer
+    functions, X-Ray."""
     items = [Item("API Gateway REST request", REST_API_PER_MILLION_REQUESTS / MILLION)]
     memory = relay.get("MemorySize", 128)
     items.append(
@@ -212,6 +277,32 @@ def _per_request(template: Mapping[str, Any]) -> list[Item]:
         items.append(
             Item("key authorizer Lambda", _invocation(authorizer, TYPICAL_AUTHORIZER_SECONDS))
         )
+    if relay.get("TracingConfig", {}).get("Mode") == "Active":
+        items.append(
+            Item("X-Ray (5% sampled)", XRAY_PER_MILLION_TRACES * XRAY_SAMPLED_SHARE / MILLION)
+        )
+    return items
+
+
+def alb_request_lcu_usd() -> Decimal:
+    """A request's share of the load balancer's LCUs: one new connection (25 a second fill an
+    LCU), the dimension that dominates short requests; clients keeping connections alive pay
+    less."""
+    return ALB_LCU_HOUR / (LCU_NEW_CONNECTIONS_PER_SECOND * 3600)
+
+
+def _per_request(template: Mapping[str, Any]) -> list[Item]:
+    relay = _relay_function(template)
+    task_environment = _relay_task_environment(template)
+    if relay is not None:
+        items = _lambda_requests(template, relay)
+        environment = relay.get("Environment", {}).get("Variables", {})
+    elif task_environment is not None:
+        # The tasks are paid by the hour (idle above); per request only the ALB's LCUs.
+        items = [Item("ALB LCU (a new connection)", alb_request_lcu_usd())]
+        environment = task_environment
+    else:
+        return []
     items.append(
         Item(
             f"DynamoDB, {TYPICAL_WRITE_UNITS} write and {TYPICAL_READ_UNITS} read units",
@@ -225,17 +316,13 @@ def _per_request(template: Mapping[str, Any]) -> list[Item]:
             LOGS_INGESTED_PER_GB * TYPICAL_LOG_BYTES / GIB,
         )
     )
-    if relay.get("TracingConfig", {}).get("Mode") == "Active":
-        items.append(
-            Item("X-Ray (5% sampled)", XRAY_PER_MILLION_TRACES * XRAY_SAMPLED_SHARE / MILLION)
-        )
     if _of_type(template, "AWS::WAFv2::WebACLAssociation"):
         items.append(Item("WAF request", WAF_PER_MILLION_REQUESTS / MILLION))
     if _of_type(template, "AWS::WAFv2::LoggingConfiguration"):
         items.append(
             Item(f"WAF log, {WAF_LOG_BYTES:,} bytes", LOGS_INGESTED_PER_GB * WAF_LOG_BYTES / GIB)
         )
-    if "RELAY_GUARDRAIL_ID" in relay.get("Environment", {}).get("Variables", {}):
+    if "RELAY_GUARDRAIL_ID" in environment:
         units = sum(
             -(-tokens * CHARS_PER_TOKEN // 1000)
             for tokens in (TYPICAL_INPUT_TOKENS, TYPICAL_OUTPUT_TOKENS)

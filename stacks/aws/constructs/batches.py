@@ -14,11 +14,11 @@ bucket only, and invokes the relay's models only (the relay's own invoke stateme
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aws_cdk import Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -42,7 +42,10 @@ BEDROCK = "bedrock.amazonaws.com"
 class RelayBatchesProps:
     site: RelaySite
     account: str
-    relay_function: lambda_.Function
+    # The role the relay runs as, and how to set its environment (a Lambda function's or a
+    # container's `add_environment`).
+    role: iam.IRole
+    add_environment: Callable[[str, str], object]
 
 
 class RelayBatches(Construct):
@@ -53,7 +56,7 @@ class RelayBatches(Construct):
     def __init__(self, scope: Construct, construct_id: str, props: RelayBatchesProps) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
-        site, relay = props.site, props.relay_function
+        site = props.site
         self.bucket = s3.Bucket(
             self,
             "Bucket",
@@ -127,8 +130,7 @@ class RelayBatches(Construct):
             self.service_role.add_to_policy(statement.to_iam())
             model_arns.extend(statement.resources)
 
-        role = relay.role
-        assert role is not None
+        role = props.role
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="BatchJobs",
@@ -173,5 +175,5 @@ class RelayBatches(Construct):
                 "account and Bedrock region only.",
                 *findings,
             )
-        relay.add_environment("RELAY_BATCH_BUCKET", self.bucket.bucket_name)
-        relay.add_environment("RELAY_BATCH_ROLE_ARN", self.service_role.role_arn)
+        props.add_environment("RELAY_BATCH_BUCKET", self.bucket.bucket_name)
+        props.add_environment("RELAY_BATCH_ROLE_ARN", self.service_role.role_arn)

@@ -30,6 +30,7 @@ from constructs import Construct
 
 from stacks.aws.bedrock_grants import invoke_statements
 from stacks.aws.bundling import PORT, REPO_ROOT, RUNTIME, relay_code
+from stacks.aws.compute_limits import LAMBDA_MAX_BODY_BYTES, LAMBDA_STREAM_SECONDS
 from stacks.aws.config import (
     Architecture,
     ConfigError,
@@ -57,13 +58,7 @@ KEY_AUTHORIZER_FILES = (
     "relay/__init__.py",
     "relay/gateway_key.py",
 )
-STREAMING_TIMEOUT = Duration.minutes(15)
-# Lambda takes at most 6 MB (6,291,456 bytes) per synchronous invocation, and the proxy event
-# carries the body inside JSON next to the headers and context, base64-encoded (4/3 larger) when
-# API Gateway treats it as binary. So the relay admits bodies up to 3/4 of the limit less 64 KiB
-# for the event around it, about 4.45 MiB; larger ones it refuses as request_too_large.
-LAMBDA_PAYLOAD_LIMIT_BYTES = 6_291_456
-MAX_BODY_BYTES = (LAMBDA_PAYLOAD_LIMIT_BYTES - 64 * 1024) * 3 // 4
+STREAMING_TIMEOUT = Duration.seconds(LAMBDA_STREAM_SECONDS)
 
 
 def web_adapter_layer_arn(
@@ -98,13 +93,17 @@ class RelayProps:
     failover_environment: Mapping[str, str] = field(default_factory=dict)
 
 
-class Relay(Construct):
-    """Provisions the relay function, its tables, the REST API, keys, usage plan and WAF.
+class RelayState(Construct):
+    """Provisions what a relay keeps whatever runs it: its tables and usage spool; and builds
+    what any compute needs to run the relay against them (`relay_environment`, `grant_relay`,
+    `web_acl`).
 
-    Attributes: `function` (and `role`), `usage_table`, `cache_table` (None if disabled),
-    `usage_spool` (the queue usage records wait in while the table is down, and their replay),
-    `api`, `usage_plan`, `authorizer_function`, `web_acl` (None if disabled).
+    Attributes: `usage_table`, `cache_table` (None if disabled), `usage_spool` (the queue usage
+    records wait in while the table is down, and their replay), `web_acl` (None if disabled),
+    and `role`, which each compute sets to the role its relay runs as.
     """
+
+    role: iam.IRole
 
     def __init__(self, scope: Construct, construct_id: str, props: RelayProps) -> None:
         super().__init__(scope, construct_id)
@@ -122,23 +121,111 @@ class Relay(Construct):
                 service_name=site.api_name,
             ),
         )
-        self.function = LoggedFunction(self, "Handler", self._function_props(props))
-        self.role = self.function.role
-        self.usage_spool.queue.grant_send_messages(self.role)
-        fallbacks = fallback_statements(site.fallback_targets, props.account)
-        for statement in (*invoke_statements(site.targets, props.account), *fallbacks):
-            self.role.add_to_policy(statement.to_iam())
+        self.web_acl: RelayWebAcl | None = None
+
+    def attach_web_acl(self, props: RelayProps, resource_arn: str) -> RelayWebAcl | None:
+        """The relay's WAF on `resource_arn` (a stage or a load balancer), if enabled."""
+        settings = props.settings
+        if not settings.waf.enabled:
+            return None
+        self.web_acl = RelayWebAcl(
+            self,
+            "Waf",
+            RelayWebAclProps(
+                name=f"{props.site.api_name}-waf",
+                rate_limit=settings.waf.rate_limit,
+                allowed_cidrs=settings.waf.allowed_cidrs,
+                allowed_countries=settings.waf.allowed_countries,
+                log_retention_days=settings.lambda_.log_retention_days,
+                open_paths=("/health",) if settings.domain is not None else (),
+            ),
+        )
+        self.web_acl.associate("Association", resource_arn)
+        return self.web_acl
+
+    def _table(self, construct_id: str) -> dynamodb.Table:
+        return dynamodb.Table(
+            self,
+            construct_id,
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            time_to_live_attribute="expires_at",
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+
+    def relay_environment(self, props: RelayProps) -> dict[str, str]:
+        """The relay's settings whatever runs it (Lambda or a Fargate task): its models, tables,
+        spool and options. Each compute adds its own server, auth and body-size lines."""
+        site, settings = props.site, props.settings
+        environment = {
+            "RELAY_BEDROCK_REGION": site.bedrock_region,
+            "RELAY_ROUTING": site.routing.value,
+            "RELAY_MODELS": ",".join(t.model.alias for t in site.targets),
+            "RELAY_TABLE_NAME": self.usage_table.table_name,
+            "RELAY_USAGE_SPOOL": self.usage_spool.queue.queue_url,
+            "POWERTOOLS_LOG_LEVEL": "INFO",
+            "POWERTOOLS_SERVICE_NAME": site.api_name,
+            "POWERTOOLS_METRICS_NAMESPACE": settings.metrics_namespace,
+        }
+        if settings.catalog_extra:
+            environment["RELAY_CATALOG_EXTRA"] = json.dumps(settings.catalog_extra)
+        if settings.model_aliases:
+            environment["RELAY_MODEL_ALIASES"] = json.dumps(settings.model_aliases)
+        if not settings.family_aliases:
+            environment["RELAY_FAMILY_ALIASES"] = "off"
+        # Cost-aware routing (relay/routers.py, relay/downgrade.py); load_config checked both.
+        if settings.routers:
+            environment["RELAY_ROUTERS"] = json.dumps(settings.routers)
+        if settings.budget_downgrade:
+            environment["RELAY_BUDGET_DOWNGRADE"] = ",".join(settings.budget_downgrade)
+        if self.cache_table is not None:
+            environment["RELAY_CACHE_TABLE_NAME"] = self.cache_table.table_name
+        if settings.metrics.per_key:
+            environment["RELAY_METRICS_PER_KEY"] = "true"
         if props.guardrail is not None:
-            self.role.add_to_policy(
+            environment["RELAY_GUARDRAIL_ID"] = props.guardrail.guardrail_id
+            environment["RELAY_GUARDRAIL_VERSION"] = props.guardrail.version
+        return environment | dict(props.failover_environment)
+
+    def grant_relay(self, role: iam.IRole, props: RelayProps) -> None:
+        """Exactly what the relay does, whatever runs it: invoke the configured models (and the
+        guardrail), its table actions, and sending usage records to the spool."""
+        self.usage_spool.queue.grant_send_messages(role)
+        fallbacks = fallback_statements(props.site.fallback_targets, props.account)
+        for statement in (*invoke_statements(props.site.targets, props.account), *fallbacks):
+            role.add_to_principal_policy(statement.to_iam())
+        if props.guardrail is not None:
+            role.add_to_principal_policy(
                 iam.PolicyStatement(
                     sid="ApplyGuardrail",
                     actions=["bedrock:ApplyGuardrail"],
                     resources=[props.guardrail.arn],
                 )
             )
-        self.usage_table.grant(self.role, *RELAY_TABLE_ACTIONS)
+        self.usage_table.grant(role, *RELAY_TABLE_ACTIONS)
         if self.cache_table is not None:
-            self.cache_table.grant(self.role, *RELAY_CACHE_ACTIONS)
+            self.cache_table.grant(role, *RELAY_CACHE_ACTIONS)
+
+
+class Relay(RelayState):
+    """Provisions the relay function behind the REST API, the key authorizer, the usage plan and
+    WAF on the stage, beside the tables and spool of `RelayState`.
+
+    Attributes: `function` (and `role`), `api`, `usage_plan`, `authorizer_function`, and those
+    of `RelayState`.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, props: RelayProps) -> None:
+        super().__init__(scope, construct_id, props)
+        site, settings = props.site, props.settings
+        self.function = LoggedFunction(self, "Handler", self._function_props(props))
+        self.role = self.function.role
+        self.grant_relay(self.role, props)
         acknowledge(
             self.role,
             "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level "
@@ -183,43 +270,13 @@ class Relay(Construct):
             ),
             api_stages=[apigw.UsagePlanPerApiStage(api=self.api, stage=self.api.deployment_stage)],
         )
-        self.web_acl: RelayWebAcl | None = None
-        if settings.waf.enabled:
-            self.web_acl = RelayWebAcl(
-                self,
-                "Waf",
-                RelayWebAclProps(
-                    name=f"{site.api_name}-waf",
-                    rate_limit=settings.waf.rate_limit,
-                    allowed_cidrs=settings.waf.allowed_cidrs,
-                    allowed_countries=settings.waf.allowed_countries,
-                    log_retention_days=settings.lambda_.log_retention_days,
-                    open_paths=("/health",) if settings.domain is not None else (),
-                ),
-            )
-            self.web_acl.associate("Association", self.api.deployment_stage.stage_arn)
-        else:
+        if self.attach_web_acl(props, self.api.deployment_stage.stage_arn) is None:
             acknowledge(
                 self.api,
                 "WAF is switched off in this deployment (relaykit.waf.enabled=false); the usage "
                 "plan still throttles every key.",
                 "AwsSolutions-APIG3",
             )
-
-    def _table(self, construct_id: str) -> dynamodb.Table:
-        return dynamodb.Table(
-            self,
-            construct_id,
-            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
-            sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            time_to_live_attribute="expires_at",
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            removal_policy=RemovalPolicy.RETAIN,
-        )
 
     def _function_props(self, props: RelayProps) -> FunctionProps:
         site, settings = props.site, props.settings
@@ -237,36 +294,10 @@ class Relay(Construct):
             "AWS_LWA_PORT": str(PORT),
             "AWS_LWA_READINESS_CHECK_PROTOCOL": "tcp",
             "PORT": str(PORT),
-            "RELAY_BEDROCK_REGION": site.bedrock_region,
-            "RELAY_ROUTING": site.routing.value,
-            "RELAY_MODELS": ",".join(t.model.alias for t in site.targets),
             "RELAY_AUTH": "api-gateway",
-            "RELAY_MAX_BODY_BYTES": str(MAX_BODY_BYTES),
-            "RELAY_TABLE_NAME": self.usage_table.table_name,
-            "RELAY_USAGE_SPOOL": self.usage_spool.queue.queue_url,
-            "POWERTOOLS_LOG_LEVEL": "INFO",
-            "POWERTOOLS_SERVICE_NAME": site.api_name,
-            "POWERTOOLS_METRICS_NAMESPACE": settings.metrics_namespace,
+            "RELAY_MAX_BODY_BYTES": str(LAMBDA_MAX_BODY_BYTES),
+            **self.relay_environment(props),
         }
-        if settings.catalog_extra:
-            environment["RELAY_CATALOG_EXTRA"] = json.dumps(settings.catalog_extra)
-        if settings.model_aliases:
-            environment["RELAY_MODEL_ALIASES"] = json.dumps(settings.model_aliases)
-        if not settings.family_aliases:
-            environment["RELAY_FAMILY_ALIASES"] = "off"
-        # Cost-aware routing (relay/routers.py, relay/downgrade.py); load_config checked both.
-        if settings.routers:
-            environment["RELAY_ROUTERS"] = json.dumps(settings.routers)
-        if settings.budget_downgrade:
-            environment["RELAY_BUDGET_DOWNGRADE"] = ",".join(settings.budget_downgrade)
-        if self.cache_table is not None:
-            environment["RELAY_CACHE_TABLE_NAME"] = self.cache_table.table_name
-        if settings.metrics.per_key:
-            environment["RELAY_METRICS_PER_KEY"] = "true"
-        if props.guardrail is not None:
-            environment["RELAY_GUARDRAIL_ID"] = props.guardrail.guardrail_id
-            environment["RELAY_GUARDRAIL_VERSION"] = props.guardrail.version
-        environment |= props.failover_environment
         if overflow := environment_overflow(environment, Token.is_unresolved):
             raise ConfigError(overflow)
         return FunctionProps(

@@ -34,6 +34,28 @@ HONG_KONG_OVERRIDES: dict[str, Any] = {
     "relaykit.waf.enabled": "true",
     "relaykit.waf.allowedCountries": '["HK"]',
 }
+CERTIFICATE_ARN = (
+    "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
+)
+# The relay list with one relay on Fargate, sized by its own `fargate` block (HTTPS with a
+# certificate of its own), behind `relaykit.domain`'s hostname, with WAF on its load balancer.
+FARGATE_ZONE = {"hostedZoneId": "Z0123456789ABCDEFGHIJ", "hostedZoneName": "example.com"}
+FARGATE_HOSTNAME = "claude.example.com"
+FARGATE_OVERRIDES: dict[str, Any] = {
+    **DEFAULT_OVERRIDES,
+    "relaykit.relays": json.dumps(
+        [
+            {
+                "name": "primary",
+                "region": "us-east-1",
+                "compute": "fargate",
+                "fargate": {"certificateArn": CERTIFICATE_ARN},
+            }
+        ]
+    ),
+    "relaykit.domain": json.dumps({"name": FARGATE_HOSTNAME, **FARGATE_ZONE}),
+    "relaykit.waf.enabled": "true",
+}
 FULL_OVERRIDES: dict[str, Any] = {
     "relaykit.account": ACCOUNT,
     "relaykit.hongKong.enabled": "true",

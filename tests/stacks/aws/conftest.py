@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from aws_stack_helpers import (
     DEFAULT_OVERRIDES,
+    FARGATE_OVERRIDES,
     FULL_OVERRIDES,
     HONG_KONG_OVERRIDES,
     cdk_json_context,
@@ -87,3 +88,9 @@ def geographic_synthesis(tmp_path_factory: pytest.TempPathFactory) -> Synthesis:
         tmp_path_factory.mktemp("cdk.geographic"),
         {**DEFAULT_OVERRIDES, "relaykit.routing": "geographic"},
     )
+
+
+@pytest.fixture(scope="session")
+def fargate_synthesis(tmp_path_factory: pytest.TempPathFactory) -> Synthesis:
+    """One relay, on Fargate, behind the domain's hostname, with WAF on (FARGATE_OVERRIDES)."""
+    return synthesize(tmp_path_factory.mktemp("cdk.fargate"), FARGATE_OVERRIDES)

@@ -17,7 +17,7 @@ import pytest
 from aws_stack_helpers import RELAY_PRIMARY, resources
 
 from relay.settings import Settings
-from stacks.aws.constructs.relay import LAMBDA_PAYLOAD_LIMIT_BYTES
+from stacks.aws.compute_limits import LAMBDA_PAYLOAD_LIMIT_BYTES
 
 REQUEST_ID = "req-gateway-123"
 # What the SDK raises per status; the catch-alls are shown with a status API Gateway uses.

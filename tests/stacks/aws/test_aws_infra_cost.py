@@ -36,11 +36,15 @@ def _docs_table() -> str:
     return match.group(1)
 
 
-def test_docs_show_the_cost_table_of_the_default_and_hong_kong_variants(
-    default_synthesis: Any, hong_kong_synthesis: Any
+def test_docs_show_the_cost_table_of_the_default_hong_kong_and_fargate_variants(
+    default_synthesis: Any, hong_kong_synthesis: Any, fargate_synthesis: Any
 ) -> None:
     table = cost_table(
-        {"default": default_synthesis.templates, "Hong Kong": hong_kong_synthesis.templates}
+        {
+            "default": default_synthesis.templates,
+            "Hong Kong": hong_kong_synthesis.templates,
+            "Fargate (WAF on)": fargate_synthesis.templates,
+        }
     )
     assert _docs_table() == table, f"regenerate docs/aws.md's cost table ({REGENERATE}):\n{table}"
 

@@ -1,6 +1,7 @@
 """cfn-lint and checkov on every synthesised variant (default, Hong Kong with everything on,
-geographic routing): no findings; skipped checks have reasons. The tools are shown to report a
-deliberately bad template, and a tool that fails is a failing test."""
+geographic routing, the primary relay on Fargate): no findings; skipped checks have reasons.
+The tools are shown to report a deliberately bad template, and a tool that fails is a failing
+test."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from lint_tools import ToolFailed, cfn_lint_findings, checkov_failures, parse_report
 
 BAD_TEMPLATES = Path(__file__).parent / "fixtures" / "bad"
-VARIANTS = ("default_synthesis", "synthesis", "geographic_synthesis")
+VARIANTS = ("default_synthesis", "synthesis", "geographic_synthesis", "fargate_synthesis")
 
 # cfn-lint rules skipped, each with its reason.
 CFN_LINT_SKIPPED = {

@@ -22,11 +22,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-
-from aws_cdk import aws_iam as iam
+from typing import TYPE_CHECKING
 
 from relay.catalog import Geography, Model
 from relay.targets import BedrockTarget
+
+if TYPE_CHECKING:
+    # Only `to_iam` needs CDK: the CLI and the config read the statements without starting
+    # jsii's Node process.
+    from aws_cdk import aws_iam as iam
 
 INVOKE_ACTIONS = ("bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream")
 COUNT_TOKENS_ACTION = "bedrock:CountTokens"
@@ -73,6 +77,8 @@ class InvokeStatement:
     conditions: tuple[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], ...] = ()
 
     def to_iam(self) -> iam.PolicyStatement:
+        from aws_cdk import aws_iam as iam
+
         conditions = {
             op: {key: values[0] if len(values) == 1 else list(values) for key, values in pairs}
             for op, pairs in self.conditions

@@ -302,3 +302,15 @@ def test_debug_shows_the_traceback(capsys) -> None:
 def test_serve_refuses_an_alias_flag_without_a_model(capsys) -> None:
     assert main(["serve", "--port", "0", "--alias", "claude-opus-*"]) == 1
     assert "PATTERN=MODEL" in capsys.readouterr().err
+
+
+def test_the_cli_starts_without_cdk() -> None:
+    # Importing aws_cdk starts jsii's Node process: a second of start-up for every command and
+    # Node's warnings on stderr, for commands (serve, keys, invoke) that never synthesise.
+    probe = "import sys, relaykit.cli; print(sorted({m.split('.')[0] for m in sys.modules}))"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    loaded = set(json.loads(done.stdout.replace("'", '"')))
+    assert "relaykit" in loaded
+    assert not loaded & {"aws_cdk", "jsii", "constructs"}

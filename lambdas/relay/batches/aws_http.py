@@ -1,5 +1,5 @@
 """Blocking SigV4-signed calls to S3 and to Bedrock's control plane: botocore's signer and
-credential chain, httpx for the wire (both already in the relay's bundle).
+credential chain, botocore's urllib3 session for the wire (both already in the relay's bundle).
 
 Why not boto3 clients: their service models (s3 and bedrock, ~0.3 MB zipped) do not fit the
 Lambda bundle's size target, and the relay makes seven simple calls. Called from worker threads.
@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 from xml.etree import ElementTree
 
-import httpx
 from botocore.auth import S3SigV4Auth, SigV4Auth
-from botocore.awsrequest import AWSRequest
+from botocore.awsrequest import AWSRequest, AWSResponse
+from botocore.httpsession import URLLib3Session
 
 from relay.backends.signed_http import NoCredentials
 
@@ -44,12 +44,13 @@ class SignedClient:
         service: str,
         region: str,
         endpoint: str,
-        timeout: float = 30.0,
+        timeout: int = 30,
     ) -> None:
         self._credentials = credentials
         self._service, self._region = service, region
         self.endpoint = endpoint.rstrip("/")
-        self._http = httpx.Client(timeout=timeout, trust_env=False)
+        # Thread-safe (urllib3's pool); like botocore's clients, no proxies unless configured.
+        self._http = URLLib3Session(timeout=timeout)
         self._signer: SigV4Auth | None = None
         self._lock = threading.Lock()
 
@@ -71,8 +72,9 @@ class SignedClient:
         query: Mapping[str, str] | None = None,
         body: bytes = b"",
         headers: Mapping[str, str] | None = None,
-    ) -> httpx.Response:
-        """`path` already percent-encoded; an error status raises AwsFailure."""
+    ) -> AWSResponse:
+        """`path` already percent-encoded; an error status raises AwsFailure, a broken or
+        timed-out connection botocore's HTTPClientError."""
         url = self.endpoint + path
         if query:
             url += "?" + "&".join(
@@ -83,9 +85,7 @@ class SignedClient:
             sent["X-Amz-Content-SHA256"] = _sha256(body)
         signed = AWSRequest(method=method, url=url, data=body, headers=sent)
         self._sigv4().add_auth(signed)
-        response = self._http.request(
-            method, url, content=body, headers=dict(signed.headers.items())
-        )
+        response = self._http.send(signed.prepare())
         if response.status_code >= 400:
             raise _failure(response)
         return response
@@ -95,10 +95,10 @@ def _sha256(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest() if body else _EMPTY_SHA256
 
 
-def _failure(response: httpx.Response) -> AwsFailure:
+def _failure(response: AWSResponse) -> AwsFailure:
     code = response.headers.get("x-amzn-errortype", "").split(":", 1)[0]
     message = ""
-    text = response.text
+    text = response.content.decode("utf-8", "replace")
     if text.lstrip().startswith("<"):
         try:
             root = ElementTree.fromstring(text)  # noqa: S314 - AWS's own error document

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote
 
-import httpx
+from botocore.exceptions import HTTPClientError
 
 from relay.backends.signed_http import NoCredentials
 from relay.batches.aws_http import AwsFailure, SignedClient
@@ -62,12 +62,12 @@ class BedrockJobs:
                 body=json.dumps(body).encode(),
                 headers={"Content-Type": "application/json"},
             )
-        arn: str = response.json()["jobArn"]
+        arn: str = json.loads(response.content)["jobArn"]
         return arn
 
     def get(self, job_arn: str) -> JobStatus:
         with _errors("read a Bedrock batch job"):
-            job = self._client.send("GET", _job_path(job_arn)).json()
+            job = json.loads(self._client.send("GET", _job_path(job_arn)).content)
         end = job.get("endTime")
         return JobStatus(
             job["status"], job.get("message"), datetime.fromisoformat(end) if end else None
@@ -102,5 +102,5 @@ def _errors(what: str) -> Iterator[None]:
         kind = _KINDS.get(failure.code, ErrorType.API)
         message = f"The relay could not {what}: {failure.code}: {failure.message}"
         raise ApiError(kind, message, "batch_job") from None
-    except (httpx.HTTPError, NoCredentials) as error:
+    except (HTTPClientError, NoCredentials) as error:
         raise ApiError(ErrorType.API, f"The relay could not {what}.", "batch_job") from error

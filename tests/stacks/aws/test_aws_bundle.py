@@ -97,6 +97,10 @@ BUILD_AND_SERVE = (
     "from relay.app import create_app; from relay.settings import Settings;"
     "create_app(Settings.from_env({'RELAY_BEDROCK_REGION': 'us-east-1', 'RELAY_API_KEYS': 'k'}));"
     "import uvicorn.main;"
+    # Every relay module, the lazily imported ones too (batches, Vertex, chat): one importing a
+    # library the bundle leaves out would fail only on the request that needs it.
+    "import importlib, pkgutil, relay;"
+    "[importlib.import_module(m.name) for m in pkgutil.walk_packages(relay.__path__, 'relay.')];"
     # What `uvicorn` loads for its default protocols and loop, with the unused ones stripped.
     "import os; os.environ.update(RELAY_BEDROCK_REGION='us-east-1', RELAY_API_KEYS='k');"
     "import uvicorn; uvicorn.Config(create_app, factory=True).load();"

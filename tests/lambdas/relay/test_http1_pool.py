@@ -215,3 +215,11 @@ def test_a_default_port_is_left_out_of_the_host_as_botocore_signs_it() -> None:
 
     assert request.headers["Host"] == "bedrock-runtime.us-east-1.amazonaws.com"
     assert request.path == "/model/m/invoke"
+
+
+def test_an_ipv6_endpoint_is_signed_and_sent_with_its_address_bracketed() -> None:
+    credentials = Credentials("AKIDEXAMPLE", "secret")
+    url = "http://[::1]:8080"
+    http = SignedHttp(AsyncClients(SETTINGS), lambda: credentials, "bedrock", "us-east-1", url, "")
+
+    assert http.request("/model/m/invoke", b"{}", {}).headers["Host"] == "[::1]:8080"

@@ -82,7 +82,8 @@ class SignedHttp:
         # Signed and sent as is: lower case, without a default port (as botocore derives it).
         default = {"https": 443, "http": 80}.get(parts.scheme)
         port = f":{parts.port}" if parts.port and parts.port != default else ""
-        self._host = f"{parts.hostname}{port}"
+        name = parts.hostname or ""
+        self._host = (f"[{name}]" if ":" in name else name) + port  # an IPv6 address bracketed
         self._user_agent = user_agent
         self._signer: SigV4Auth | None = None
         self._lock = threading.Lock()

@@ -5,12 +5,21 @@ failure one of the pool's exceptions, and the Host header sent as botocore signe
 from __future__ import annotations
 
 import asyncio
+import datetime
+import ipaddress
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from botocore.credentials import Credentials
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
+from relay.backends import http1
 from relay.backends.http1 import ConnectFailed, HttpSettings, Pool, TimedOut, TransportError
 from relay.backends.signed_http import AsyncClients, SignedHttp
 
@@ -55,18 +64,19 @@ def plain(body: bytes = b'{"ok":true}') -> Reply:
     return reply
 
 
-Serve = Callable[[Reply], Awaitable[Server]]
+Serve = Callable[..., Awaitable[Server]]
 
 
 @pytest.fixture
 async def serve() -> AsyncIterator[Serve]:
     servers: list[asyncio.Server] = []
 
-    async def start(reply: Reply) -> Server:
+    async def start(reply: Reply, tls: ssl.SSLContext | None = None) -> Server:
         server = Server(reply)
-        listening = await asyncio.start_server(server.handle, "127.0.0.1", 0)
+        listening = await asyncio.start_server(server.handle, "127.0.0.1", 0, ssl=tls)
         servers.append(listening)
-        server.url = f"http://127.0.0.1:{listening.sockets[0].getsockname()[1]}"
+        scheme = "https" if tls else "http"
+        server.url = f"{scheme}://127.0.0.1:{listening.sockets[0].getsockname()[1]}"
         return server
 
     yield start
@@ -215,3 +225,71 @@ def test_a_default_port_is_left_out_of_the_host_as_botocore_signs_it() -> None:
 
     assert request.headers["Host"] == "bedrock-runtime.us-east-1.amazonaws.com"
     assert request.path == "/model/m/invoke"
+
+
+def test_an_ipv6_endpoint_is_signed_and_sent_with_its_address_bracketed() -> None:
+    credentials = Credentials("AKIDEXAMPLE", "secret")
+    url = "http://[::1]:8080"
+    http = SignedHttp(AsyncClients(SETTINGS), lambda: credentials, "bedrock", "us-east-1", url, "")
+
+    assert http.request("/model/m/invoke", b"{}", {}).headers["Host"] == "[::1]:8080"
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 that no CA signed, and its key."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> tuple[ssl.SSLContext, Path]:
+    cert, key = self_signed(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context, cert
+
+
+async def test_an_endpoint_whose_certificate_no_known_ca_signed_is_refused(
+    serve: Serve, tls_server: tuple[ssl.SSLContext, Path]
+) -> None:
+    server = await serve(plain(), tls_server[0])
+
+    with pytest.raises(ConnectFailed, match="CERTIFICATE_VERIFY_FAILED"):
+        await post(Pool(server.url, SETTINGS))
+
+
+async def test_a_trusted_endpoint_is_called_over_tls(
+    serve: Serve, tls_server: tuple[ssl.SSLContext, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = await serve(plain(), tls_server[0])
+    trusting = ssl.create_default_context(cafile=tls_server[1])
+    monkeypatch.setattr(http1, "_tls", lambda: trusting)
+
+    reply = await Pool(server.url, SETTINGS).send("POST", "/p", {"Host": "127.0.0.1"}, b"{}")
+
+    assert reply.content == b'{"ok":true}'

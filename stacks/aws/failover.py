@@ -8,7 +8,6 @@ configuration, so it is refused here.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -20,7 +19,6 @@ from relay.catalog import Catalog, Model, Routing
 from relay.settings import ConfigError as RelayConfigError
 from relay.settings import FallbackStep, parse_fallbacks
 from relay.targets import BedrockTarget, NoRouteError, bedrock_target
-from stacks.aws.bedrock_grants import InvokeStatement, invoke_statements
 
 # Lambda's limit on a function's environment: every key and value together.
 LAMBDA_ENVIRONMENT_LIMIT = 4096
@@ -144,18 +142,6 @@ def fallback_targets(
             except NoRouteError as error:
                 raise FailoverError(f"{key}[{alias!r}]: bedrock:{step.region}: {error}") from None
     return tuple(dict.fromkeys(targets))
-
-
-def fallback_statements(
-    targets: tuple[BedrockTarget, ...], account: str
-) -> tuple[InvokeStatement, ...]:
-    """The statements invoking the fallback routes, their Sids apart from the primary's (the
-    same model through the same global profile from another region would repeat them)."""
-    return tuple(
-        dataclasses.replace(statement, sid=f"Fallback{i}{statement.sid}")
-        for i, target in enumerate(targets)
-        for statement in invoke_statements([target], account, count_tokens=False)
-    )
 
 
 def failover_environment(

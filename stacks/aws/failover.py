@@ -160,13 +160,11 @@ def environment_overflow(
 ) -> str | None:
     """Why the environment passes Lambda's 4 KB (CloudFormation says so only at deploy time),
     or None; `is_token` tells unresolved values, counted at TOKEN_ALLOWANCE each."""
-    size = sum(
-        len(k) + (TOKEN_ALLOWANCE if is_token(v) else len(v.encode()))
-        for k, v in environment.items()
-    )
+    sizes = {k: TOKEN_ALLOWANCE if is_token(v) else len(v.encode()) for k, v in environment.items()}
+    size = sum(len(k) + n for k, n in sizes.items())
     if size <= LAMBDA_ENVIRONMENT_LIMIT:
         return None
-    largest = sorted(environment, key=lambda k: -len(environment[k]))[:3]
+    largest = sorted(sizes, key=lambda k: -sizes[k])[:3]
     return (
         f"the relay's Lambda environment would take about {size} bytes, over Lambda's "
         f"{LAMBDA_ENVIRONMENT_LIMIT}; its largest values are {', '.join(largest)}: shorten "

@@ -29,7 +29,7 @@ What differs from a deployment to AWS, and why each difference is honest:
 - Custom resources: moto hands their event to the function, which it could only run in Docker;
   the rehearsal receives the event instead and answers SUCCESS at moto's response URL, as the
   function's cfn-response would. What the handlers do is tested in tests/lambdas, not here.
-- The Hong Kong relay cannot be rehearsed (`CROSS_REGION_LIMIT`).
+- The Hong Kong relay with the guardrail on cannot be rehearsed (`CROSS_REGION_LIMIT`).
 - With `relaykit.domain`, the hosted zone is created in moto and its id used instead of the
   configured one (relaykit/rehearsal_domain.py). moto keeps the records and health checks but
   creates neither the certificate nor the API Gateway custom domain (placeholders), and does not

@@ -98,9 +98,11 @@ BUILD_AND_SERVE = (
     "create_app(Settings.from_env({'RELAY_BEDROCK_REGION': 'us-east-1', 'RELAY_API_KEYS': 'k'}));"
     "import uvicorn.main;"
     # Every relay module, the lazily imported ones too (batches, Vertex, chat): one importing a
-    # library the bundle leaves out would fail only on the request that needs it.
+    # library the bundle leaves out would fail only on the request that needs it. Not
+    # http_protocol: relaykit serve's httptools protocol (the bundle serves with h11).
     "import importlib, pkgutil, relay;"
-    "[importlib.import_module(m.name) for m in pkgutil.walk_packages(relay.__path__, 'relay.')];"
+    "[importlib.import_module(m.name) for m in pkgutil.walk_packages(relay.__path__, 'relay.')"
+    " if m.name != 'relay.http_protocol'];"
     # What `uvicorn` loads for its default protocols and loop, with the unused ones stripped.
     "import os; os.environ.update(RELAY_BEDROCK_REGION='us-east-1', RELAY_API_KEYS='k');"
     "import uvicorn; uvicorn.Config(create_app, factory=True).load();"

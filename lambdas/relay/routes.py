@@ -159,6 +159,8 @@ class Handlers:
             if plan.stream:
                 opened = await self._run(plan, lambda route: _open(route, plan.body), stream=True)
                 await settle_loser(request, plan, admission, ledger, opened)
+                # SlowFailovers, Hedges, HedgeWins where they happened, as the metrics say.
+                request.state.facts.update({k: v for k, v in opened.latency_counts().items() if v})
                 stream, first = opened.value
                 meter.served(opened)
                 headers = {**_headers(plan, opened), **admission.headers}

@@ -8,12 +8,15 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import anyio
 import pytest
 from relay_harness import Gateway, Relay, running_gateway, start_relay
 from relay_wire import user
 
 from relay.catalog import DEFAULT_MODEL, Routing
+from relay.errors import ApiError, ErrorType
 from relay.latency import HedgePolicy, LatencyConfigError, parse_deadlines, parse_hedge
+from relay.resilience import Outcome, Resilience, RetryPolicy
 from relay.settings import parse_fallbacks
 from relay.targets import bedrock_target
 from relaykit.simulator import SimulatorServer
@@ -150,3 +153,70 @@ def test_latency_settings_are_checked() -> None:
         parse_hedge('{"percentile": 100}')
     with pytest.raises(LatencyConfigError, match=r"RELAY_HEDGE\.hedges"):
         parse_hedge('{"hedges": 2}')
+
+
+def _hedging(min_samples: int = 1) -> Resilience:
+    policy = RetryPolicy(attempts=1)
+    return Resilience(policy, hedge=HedgePolicy(percentile=50, min_samples=min_samples))
+
+
+def _timed(delays: dict[str, float], errors: frozenset[str] = frozenset()) -> Any:
+    async def call(route: str) -> str:
+        await anyio.sleep(delays.get(route, 0))
+        if route in errors:
+            raise ApiError(ErrorType.OVERLOADED, "injected")
+        return route
+
+    return call
+
+
+def test_the_hedge_waits_for_samples_and_then_races_the_next_route() -> None:
+    resilience = _hedging(min_samples=2)
+    routes = ("a", "b")
+    fast = _timed({})
+
+    async def scenario() -> tuple[Outcome[str, str], ...]:
+        warm = [await resilience.run_hedged(routes, str, fast, lambda: 1) for _ in range(2)]
+        raced = await resilience.run_hedged(routes, str, _timed({"a": 1.0}), lambda: 1)
+        return (*warm, raced)
+
+    first, second, raced = anyio.run(scenario)
+    assert not first.hedged
+    assert not second.hedged
+    assert (raced.value, raced.hedged, raced.hedge_won) == ("b", True, True)
+    assert raced.loser is not None
+    assert (raced.loser.route, raced.loser.value) == ("a", None)
+
+
+def test_a_request_that_fails_before_the_hedge_is_not_hedged() -> None:
+    resilience = _hedging()
+    routes = ("a", "b")
+    calls: list[str] = []
+
+    async def failing(route: str) -> str:
+        calls.append(route)
+        raise ApiError(ErrorType.OVERLOADED, "injected")
+
+    async def scenario() -> None:
+        # First bytes take 50 ms: the hedge would start 50 ms in.
+        await resilience.run_hedged(routes, str, _timed({"a": 0.05}), lambda: 1)
+        await resilience.run_hedged(routes, str, failing, lambda: 1)
+
+    with pytest.raises(ApiError, match="injected"):
+        anyio.run(scenario)
+    assert calls == ["a", "b"]  # the chain once, no hedge after it failed
+
+
+def test_a_hedge_that_fails_leaves_the_first_request_to_finish_unmetered() -> None:
+    resilience = _hedging()
+    routes = ("a", "b")
+
+    async def scenario() -> Outcome[str, str]:
+        await resilience.run_hedged(routes, str, _timed({}), lambda: 1)
+        return await resilience.run_hedged(
+            routes, str, _timed({"a": 0.05}, frozenset("b")), lambda: 1
+        )
+
+    outcome = anyio.run(scenario)
+    assert (outcome.value, outcome.hedged, outcome.hedge_won) == ("a", True, False)
+    assert outcome.loser is None

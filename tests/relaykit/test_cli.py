@@ -296,3 +296,9 @@ def test_debug_shows_the_traceback(capsys) -> None:
 def test_serve_refuses_an_alias_flag_without_a_model(capsys) -> None:
     assert main(["serve", "--port", "0", "--alias", "claude-opus-*"]) == 1
     assert "PATTERN=MODEL" in capsys.readouterr().err
+
+
+def test_serve_reads_the_routers_as_the_deployed_relay_does(capsys, monkeypatch) -> None:
+    monkeypatch.setenv("RELAY_ROUTERS", '{"auto": {"default": "claude-haiku-4-5", "x": 1}}')
+    assert main(["serve", "--port", "0"]) == 1
+    assert "RELAY_ROUTERS['auto']: x: unknown field" in capsys.readouterr().err

@@ -89,21 +89,23 @@ class Handlers:
         """The models the caller's key may use, each with the route the relay invokes."""
         key = await self.authenticate(request)
         infos = [model_info(r.model, r) for r in self.routes.primaries() if permits(key, r.model)]
-        return infos + [
-            router_info(name, models)
-            for name in self.routes.routers.names()
-            if (models := [m for m in self.routes.router_models(name) if permits(key, m)])
-        ]
+        routers = (self._router_info(name, key) for name in self.routes.routers.names())
+        return infos + [info for info in routers if info is not None]
+
+    def _router_info(self, name: str, key: ApiKey) -> dict[str, Any] | None:
+        """A router as a model, for a key that may use at least one model it can pick."""
+        models = [m for m in self.routes.router_models(name) if permits(key, m)]
+        return router_info(name, models) if models else None
 
     async def model_info(self, request: Request) -> dict[str, Any]:
         """One model the caller's key may use; one it may not is not found, as if not served."""
         key = await self.authenticate(request)
         name = request.path_params["model_id"]
         if name in self.routes.routers.names():
-            models = [m for m in self.routes.router_models(name) if permits(key, m)]
-            if not models:
+            info = self._router_info(name, key)
+            if info is None:
                 raise not_found(f"model: {name}")
-            return router_info(name, models)
+            return info
         route = find_model(name, self.routes)
         if not permits(key, route.model):
             raise not_found(f"model: {name}")

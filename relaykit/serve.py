@@ -22,6 +22,8 @@ from relay.app import create_app
 from relay.catalog import Routing
 from relay.catalog_extra import catalog_from_env
 from relay.keys import new_secret
+from relay.latency import parse_deadlines, parse_hedge
+from relay.routers import parse_routers
 from relay.settings import Settings, key_digest
 from relaykit.environment import LOCAL_TABLE, Environment, environment
 from relaykit.key_limits import KeyLimits
@@ -70,6 +72,10 @@ def serve(options: ServeOptions, sock: socket.socket, say: Say = print) -> None:
         # RELAY_CATALOG_EXTRA extends the catalog as it does the deployed relay's.
         catalog=catalog_from_env(os.environ),
         model_aliases=options.aliases,
+        # Cost-aware routing as the deployed relay reads it (docs/routing.md).
+        routers=parse_routers(os.environ.get("RELAY_ROUTERS", "")),
+        ttfb_deadlines=parse_deadlines(os.environ.get("RELAY_TTFB_DEADLINE_MS", "")),
+        hedge=parse_hedge(os.environ.get("RELAY_HEDGE", "")),
     )
     url = f"http://{options.host}:{sock.getsockname()[1]}"
     try:

@@ -238,11 +238,8 @@ class Resilience:
                 else:
                     breaker.success()
                     return Outcome(value, route, attempts, failed_over=index > 0, slow=slow)
-        if last is None:
-            # Every route but the last was too slow, and the last one's breaker stayed shut.
-            raise ApiError(
-                ErrorType.TIMEOUT, "No route answered within its first byte deadline.", "slow"
-            )
+        # The last route is always tried and never cut, so it returned or raised.
+        assert last is not None, "no route was tried"
         raise last
 
     async def _attempt(

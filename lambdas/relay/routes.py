@@ -94,21 +94,23 @@ class Handlers:
         """The models the caller's key may use, each with the route the relay invokes."""
         key = await self.authenticate(request)
         infos = [model_info(r.model, r) for r in self.routes.primaries() if permits(key, r.model)]
-        return infos + [
-            router_info(name, models)
-            for name in self.routes.routers.names()
-            if (models := [m for m in self.routes.router_models(name) if permits(key, m)])
-        ]
+        routers = (self._router_info(name, key) for name in self.routes.routers.names())
+        return infos + [info for info in routers if info is not None]
+
+    def _router_info(self, name: str, key: ApiKey) -> dict[str, Any] | None:
+        """A router as a model, for a key that may use at least one model it can pick."""
+        models = [m for m in self.routes.router_models(name) if permits(key, m)]
+        return router_info(name, models) if models else None
 
     async def model_info(self, request: Request) -> dict[str, Any]:
         """One model the caller's key may use; one it may not is not found, as if not served."""
         key = await self.authenticate(request)
         name = request.path_params["model_id"]
         if name in self.routes.routers.names():
-            models = [m for m in self.routes.router_models(name) if permits(key, m)]
-            if not models:
+            info = self._router_info(name, key)
+            if info is None:
                 raise not_found(f"model: {name}")
-            return router_info(name, models)
+            return info
         route = find_model(name, self.routes)
         if not permits(key, route.model):
             raise not_found(f"model: {name}")
@@ -144,22 +146,14 @@ class Handlers:
             hit = await self._cached(request, key, plan, cache_key)
             if hit is not None:
                 return hit
-        # Walking the body for an estimate is only worth it when a budget needs a reservation.
-        estimate = reservation(plan) if key.budgeted else Decimal(0)
-        cheaper = downgrades(plan, body, _betas(request), self.settings, self.routes, key)
+        plan, admission = await self._admit(request, key, plan, body)
         ledger = self.services.ledger
-        if cheaper:
-            costs = [reservation(p) for p in cheaper]
-            admission = await offload.call(ledger, ledger.admit, key, estimate, costs)
-            plan = (plan, *cheaper)[admission.choice]
-            _note(request, plan)
-        else:
-            admission = await offload.call(ledger, ledger.admit, key, estimate)
         meter = self._meter(request, plan, admission)
         try:
             if plan.stream:
                 opened = await self._run(plan, lambda route: _open(route, plan.body), stream=True)
                 await settle_loser(request, plan, admission, ledger, opened)
+                _note_latency(request, opened)
                 stream, first = opened.value
                 meter.served(opened)
                 headers = {**_headers(plan, opened), **admission.headers}
@@ -187,6 +181,24 @@ class Handlers:
             await run_in_threadpool(self.services.cache.remember, cache_key, reply, ttl)
             headers["x-cache"] = "miss"
         return Exchange(plan, headers, message=reply)
+
+    async def _admit(
+        self, request: Request, key: ApiKey, plan: Plan, body: object
+    ) -> tuple[Plan, Admission]:
+        """Count the request against the key's limits and reserve its cost; past what the
+        budget covers at the model asked for, the first of the key's cheaper models that fits
+        (relay.downgrade) is reserved and its plan returned instead."""
+        # Walking the body for an estimate is only worth it when a budget needs a reservation.
+        estimate = reservation(plan) if key.budgeted else Decimal(0)
+        cheaper = downgrades(plan, body, _betas(request), self.settings, self.routes, key)
+        ledger = self.services.ledger
+        if not cheaper:
+            return plan, await offload.call(ledger, ledger.admit, key, estimate)
+        costs = [reservation(p) for p in cheaper]
+        admission = await offload.call(ledger, ledger.admit, key, estimate, costs)
+        chosen = (plan, *cheaper)[admission.choice]
+        _note(request, chosen)
+        return chosen, admission
 
     async def _run(
         self, plan: Plan, call: Callable[[Route], Awaitable[T]], *, stream: bool = False
@@ -317,6 +329,11 @@ def _headers(plan: Plan, served: Outcome[Any, Route] | None = None) -> dict[str,
         if served.failed_over or plan.downgraded:
             headers["x-relay-fallback"] = served.route.model.anthropic_id
     return headers
+
+
+def _note_latency(request: Request, opened: Outcome[Any, Route]) -> None:
+    """SlowFailovers, Hedges and HedgeWins on the request line where they happened."""
+    request.state.facts.update({k: v for k, v in opened.latency_counts().items() if v})
 
 
 def _note(request: Request, plan: Plan) -> None:

@@ -10,6 +10,7 @@ Bedrock's batch inference jobs (`relaykit.simulator.batch`) read and write S3 (m
 Control endpoints (not part of Bedrock):
     POST /_simulator/faults  {"next": ["throttling", "mid_stream", ...]}  queue faults;
                              {"delays": [0.5, 0]} holds the next requests that many seconds
+                             (with "model_id": ..., the next requests to that model id)
     GET  /_simulator/faults  the queued faults and delays
     GET  /_simulator/stats   requests by operation and model id, errors by code
     POST /_simulator/reset   forget stats, faults and the prompt cache; reseed the RNG
@@ -253,12 +254,13 @@ async def inject_faults(request: Request) -> Response:
         if not isinstance(body, dict) or not ({"next", "delays"} & body.keys()):
             raise ValueError('expected {"next": ["<fault>", ...]} and/or {"delays": [seconds]}')
         names, delays = body.get("next", []), body.get("delays", [])
+        model_id = body.get("model_id", "")
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise ValueError('expected {"next": ["<fault>", ...]}')
-        if not isinstance(delays, list):
-            raise ValueError('expected {"delays": [seconds, ...]}')
+        if not isinstance(delays, list) or not isinstance(model_id, str):
+            raise ValueError('expected {"delays": [seconds, ...], "model_id": "<optional id>"}')
         _state(request).faults.inject(names)
-        _state(request).faults.delay(delays)
+        _state(request).faults.delay(delays, model_id)
     except (ValueError, KeyError) as error:
         return JSONResponse({"message": str(error)}, status_code=400)
     return await pending_faults(request)

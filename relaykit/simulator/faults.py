@@ -4,7 +4,9 @@ A fault named in `inject` waits in a queue and fails the next model request it a
 up-front fault applies to any operation, a `mid_stream*` fault only to a stream (it waits for
 one). With the queue empty, the configured rates decide, from a RNG seeded by the config.
 A delay queued with `delay` holds the next model request that long before it answers (on top
-of the configured latency): one slow request among fast ones, as a slow route shows.
+of the configured latency): one slow request among fast ones, as a slow route shows. Queued for
+a model id, it waits for a request to that id (so a route's slowness does not depend on which
+of two concurrent requests arrives first).
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ class FaultPlan:
         self._config = config
         self._lock = threading.Lock()
         self._queue: deque[Fault] = deque()
-        self._delays: deque[float] = deque()
+        self._delays: dict[str, deque[float]] = {}
         # Repeatable faults, not secrets: a seeded PRNG is the point.
         self._rng = random.Random(config.seed)  # noqa: S311
 
@@ -82,17 +84,18 @@ class FaultPlan:
         with self._lock:
             self._queue.extend(faults)
 
-    def delay(self, seconds: Iterable[float]) -> None:
-        """Queue delays, one per coming model request; raises ValueError on a negative one."""
+    def delay(self, seconds: Iterable[float], model_id: str = "") -> None:
+        """Queue delays, one per coming model request (to `model_id`, or any with ""); raises
+        ValueError on a negative one."""
         delays = list(seconds)
         if any(not isinstance(s, int | float) or s < 0 for s in delays):
             raise ValueError(f"delays are seconds >= 0, got {delays}")
         with self._lock:
-            self._delays.extend(float(s) for s in delays)
+            self._delays.setdefault(model_id, deque()).extend(float(s) for s in delays)
 
     def pending_delays(self) -> list[float]:
         with self._lock:
-            return list(self._delays)
+            return [s for queue in self._delays.values() for s in queue]
 
     def pending(self) -> list[str]:
         with self._lock:
@@ -104,10 +107,11 @@ class FaultPlan:
             self._delays.clear()
             self._rng = random.Random(self._config.seed)  # noqa: S311
 
-    def draw(self, *, streaming: bool) -> Drawn:
+    def draw(self, *, streaming: bool, model_id: str = "") -> Drawn:
         """The faults of the next request (streaming: an InvokeModelWithResponseStream)."""
         with self._lock:
-            delay = self._delays.popleft() if self._delays else 0.0
+            queue = self._delays.get(model_id) or self._delays.get("")
+            delay = queue.popleft() if queue else 0.0
             queued = next((f for f in self._queue if streaming or not f.mid_stream), None)
             if queued is not None:
                 self._queue.remove(queued)

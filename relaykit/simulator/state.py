@@ -49,7 +49,7 @@ class SimulatorState:
         Every provider's paths start here, so stats and the fault queue are shared.
         """
         self.stats.record_request(operation, model_id)
-        drawn = self.faults.draw(streaming=streaming)
+        drawn = self.faults.draw(streaming=streaming, model_id=model_id)
         if self.config.latency or drawn.delay:
             await asyncio.sleep(self.config.latency + drawn.delay)
         return drawn

@@ -314,3 +314,9 @@ def test_the_cli_starts_without_cdk() -> None:
     loaded = set(json.loads(done.stdout.replace("'", '"')))
     assert "relaykit" in loaded
     assert not loaded & {"aws_cdk", "jsii", "constructs"}
+
+
+def test_serve_reads_the_routers_as_the_deployed_relay_does(capsys, monkeypatch) -> None:
+    monkeypatch.setenv("RELAY_ROUTERS", '{"auto": {"default": "claude-haiku-4-5", "x": 1}}')
+    assert main(["serve", "--port", "0"]) == 1
+    assert "RELAY_ROUTERS['auto']: x: unknown field" in capsys.readouterr().err

@@ -117,8 +117,8 @@ def test_latency_delays_every_operation():
 
 
 def test_a_queued_delay_holds_only_the_next_request(sim, bedrock):
-    control(sim, "faults", {"delays": [0.2]})
-    assert control(sim, "faults") == {"pending": [], "delays": [0.2]}
+    control(sim, "faults", {"delays": [0.5]})
+    assert control(sim, "faults") == {"pending": [], "delays": [0.5]}
 
     started = time.monotonic()
     invoke(bedrock, messages_body())
@@ -127,5 +127,19 @@ def test_a_queued_delay_holds_only_the_next_request(sim, bedrock):
     invoke(bedrock, messages_body())
     fast = time.monotonic() - started
 
-    assert slow >= 0.2 > fast
+    assert slow >= 0.5 > fast
+    assert control(sim, "faults") == {"pending": [], "delays": []}
+
+
+def test_a_delay_for_a_model_id_waits_for_a_request_to_it(sim, bedrock):
+    held = f"global.{DEFAULT_MODEL.bedrock_id}"
+    control(sim, "faults", {"delays": [0.5], "model_id": held})
+
+    started = time.monotonic()
+    invoke(bedrock, messages_body())  # another id of the model: not held
+    assert time.monotonic() - started < 0.5
+    assert control(sim, "faults") == {"pending": [], "delays": [0.5]}
+    started = time.monotonic()
+    invoke(bedrock, messages_body(), held)
+    assert time.monotonic() - started >= 0.5
     assert control(sim, "faults") == {"pending": [], "delays": []}

@@ -4,11 +4,13 @@ spent too, overspending by at most one request."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import anthropic
 import pytest
@@ -29,7 +31,7 @@ BUDGET = Decimal("0.05")
 @pytest.fixture(scope="module")
 def gateway() -> Iterator[Gateway]:
     # The relay's default downgrade list; keys without their own use it.
-    with running_gateway(budget_downgrade=(HAIKU,), retry_attempts=1) as running:
+    with running_gateway(budget_downgrade=(HAIKU,), retry_attempts=1, metrics=True) as running:
         yield running
 
 
@@ -52,19 +54,29 @@ def _ask(client: anthropic.Anthropic, text: str) -> anthropic.APIResponse[anthro
     )
 
 
-def test_a_key_at_its_budget_is_served_by_the_downgrade_then_refused(gateway: Gateway) -> None:
+def _metric_documents(out: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in out.splitlines() if line.startswith('{"_aws"')]
+
+
+def test_a_key_at_its_budget_is_served_by_the_downgrade_then_refused(
+    gateway: Gateway, capsys: pytest.CaptureFixture[str]
+) -> None:
     secret, key = gateway.store.create_key("team-d", daily_usd=BUDGET)
     client = gateway.client_for(secret)
     # Plenty left: the model asked for.
     first = _ask(client, "first")
     assert first.parse().model == SONNET.anthropic_id
     assert "x-relay-fallback" not in first.headers
+    assert not any("Downgrades" in d for d in _metric_documents(capsys.readouterr().out))
     # Less left than a Sonnet request can cost: Haiku serves, and says so.
     _spend(gateway, key, "0.04")
     down = _ask(client, "second")
     assert down.parse().model == HAIKU.anthropic_id
     assert down.headers["x-relay-fallback"] == HAIKU.anthropic_id
     assert "would be exceeded at claude-sonnet-4-5" in down.headers["warning"]
+    (metrics,) = [d for d in _metric_documents(capsys.readouterr().out) if "Requests" in d]
+    assert metrics["Downgrades"] == [1.0]
+    assert metrics["SavedUSD"][0] > 0
     # Spent: refused, as without a downgrade.
     _spend(gateway, key, "0.01")
     with pytest.raises(anthropic.RateLimitError, match="daily budget"):

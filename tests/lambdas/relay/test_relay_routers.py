@@ -3,6 +3,9 @@ named in `x-relay-route`, for Messages (plain and streamed), count_tokens and Ch
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +18,7 @@ from relay.catalog import by_alias
 from relay.core import Routes, plan_message
 from relay.errors import ApiError
 from relay.keys import ApiKey
+from relay.log import logger
 from relay.routers import Facts, RouterError, parse_routers
 from relay.settings import ConfigError, Settings, key_digest
 from relaykit.simulator import SimulatorServer
@@ -192,3 +196,23 @@ def test_facts_see_images_documents_thinking_and_the_key_owner() -> None:
     other = routers.decide("r", body, "team-b")
     assert other is not None
     assert other.label == "r/default"
+
+
+def test_the_request_line_and_usage_record_name_the_route_never_the_prompt(relay: Relay) -> None:
+    handler = logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    stream = io.StringIO()
+    previous = handler.setStream(stream)
+    try:
+        relay.client().messages.create(
+            model="claude-auto", max_tokens=20, messages=user("pelican-umbrella-7731")
+        )
+    finally:
+        handler.setStream(previous)
+    written = stream.getvalue()
+    (line,) = [json.loads(x) for x in written.splitlines() if '"message":"request"' in x]
+    assert line["route"] == "claude-auto/short"
+    assert line["usage"]["route"] == "claude-auto/short"
+    assert line["usage"]["requested"] == "claude-auto"
+    assert line["usage"]["asked_model"] == SONNET.anthropic_id  # the router's baseline
+    assert "pelican-umbrella" not in written

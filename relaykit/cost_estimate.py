@@ -31,7 +31,6 @@ from relay.targets import NoRouteError, bedrock_target
 from relaykit.failures import Failure
 from relaykit.options import Json
 from relaykit.output import emit_json, table, usd
-from stacks.aws.config import FargateSettings, LambdaSettings
 
 DAYS_PER_MONTH = Decimal(730) / Decimal(24)
 
@@ -152,8 +151,11 @@ def cost(
         ),
     ] = 2.0,
     lambda_memory: Annotated[
-        int, typer.Option(min=128, max=10240, help="The relay function's memory (MB).")
-    ] = LambdaSettings().memory_mb,
+        int | None,
+        typer.Option(
+            min=128, max=10240, help="The relay function's memory (MB); default: cdk.json's."
+        ),
+    ] = None,
     templates: Annotated[
         Path,
         typer.Option(help="A synthesis (cdk synth's output folder) to price the infrastructure."),
@@ -254,17 +256,20 @@ def cost(
 
 
 def compute_comparison(
-    monthly_requests: Decimal, stream_seconds: float, lambda_memory: int
+    monthly_requests: Decimal, stream_seconds: float, lambda_memory: int | None
 ) -> list[str]:
     """Lambda against Fargate at this volume, steady, with streams this long: each compute's
-    month and the crossover (stacks/aws/compute_cost.py, the cost table's prices)."""
+    month and the crossover (stacks/aws/compute_cost.py, the cost table's prices); the sizes
+    are the configuration's defaults (imported here: the CDK side loads only when asked)."""
     from stacks.aws.compute_cost import SECONDS_PER_MONTH, Load, comparison_lines
+    from stacks.aws.config import FargateSettings, LambdaSettings
 
     load = Load(
         (monthly_requests / SECONDS_PER_MONTH).quantize(Decimal("0.001")),
         Decimal(str(stream_seconds)),
     )
-    return comparison_lines(load, LambdaSettings(memory_mb=lambda_memory), FargateSettings())
+    lam = LambdaSettings() if lambda_memory is None else LambdaSettings(memory_mb=lambda_memory)
+    return comparison_lines(load, lam, FargateSettings())
 
 
 @dataclass(frozen=True)

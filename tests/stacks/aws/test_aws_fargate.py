@@ -375,3 +375,38 @@ def test_a_memory_size_fargate_does_not_offer_for_the_cpu_is_refused() -> None:
         ConfigError, match=r"relaykit\.fargate: .*memoryMib 512 does not go with cpu 1024"
     ):
         _load(**{"relaykit.fargate.cpu": "1024", "relaykit.fargate.memoryMib": "512"})
+
+
+def test_plain_http_only_when_asked_and_then_on_port_80(tmp_path: Path) -> None:
+    """The compute alone in a bare stack (no full synthesis): with `allowHttp` and no
+    certificate, one HTTP listener on port 80, open to clients on 80 only, checkov told why."""
+    from aws_cdk import App, Environment, Stack
+    from aws_cdk.assertions import Template
+
+    from stacks.aws.config import FargateSettings
+    from stacks.aws.constructs.fargate import FargateCompute, FargateComputeProps
+
+    app = App(outdir=str(tmp_path))
+    stack = Stack(app, "Plain", env=Environment(account="123456789012", region="us-east-1"))
+    FargateCompute(
+        stack,
+        "Fargate",
+        FargateComputeProps(
+            name="trial-relay",
+            settings=FargateSettings(allow_http=True),
+            environment=(),
+            description="A trial relay",
+            role_name="trial-relay-role",
+        ),
+    )
+    template = Template.from_stack(stack).to_json()
+    (listener,) = resources(template, "AWS::ElasticLoadBalancingV2::Listener").values()
+    assert (listener["Properties"]["Port"], listener["Properties"]["Protocol"]) == (80, "HTTP")
+    skipped = {s["id"] for s in listener["Metadata"]["checkov"]["skip"]}
+    assert skipped == {"CKV_AWS_2", "CKV_AWS_103"}
+    (group,) = [
+        g["Properties"]
+        for k, g in resources(template, "AWS::EC2::SecurityGroup").items()
+        if k.startswith("FargateBalancer")
+    ]
+    assert [r["FromPort"] for r in group["SecurityGroupIngress"]] == [80]

@@ -60,6 +60,33 @@ class AsyncClients:
         return pool
 
 
+class LazySigner:
+    """A SigV4 signer for one service and region, built on first use."""
+
+    def __init__(
+        self,
+        credentials: Callable[[], Credentials | None],
+        service: str,
+        region: str,
+        kind: type[SigV4Auth] = SigV4Auth,
+    ) -> None:
+        self._credentials, self._kind = credentials, kind
+        self._service, self._region = service, region
+        self._signer: SigV4Auth | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> SigV4Auth:
+        # Credentials are looked up on first use, not at start-up: the chain may ask a metadata
+        # service, and a relay must start (and answer /health) without them.
+        with self._lock:
+            if self._signer is None:
+                credentials = self._credentials()
+                if credentials is None:
+                    raise NoCredentials(f"no AWS credentials found for {self._service}")
+                self._signer = self._kind(credentials, self._service, self._region)
+            return self._signer
+
+
 class SignedHttp:
     """Signs and sends requests to one service endpoint in one region."""
 
@@ -73,8 +100,6 @@ class SignedHttp:
         user_agent: str,
     ) -> None:
         self._clients = clients
-        self._credentials = credentials
-        self._service, self._region = service, region
         self._endpoint = endpoint.rstrip("/")
         parts = urlsplit(self._endpoint)
         self._origin = f"{parts.scheme}://{parts.netloc}"
@@ -85,19 +110,7 @@ class SignedHttp:
         name = parts.hostname or ""
         self._host = (f"[{name}]" if ":" in name else name) + port  # an IPv6 address bracketed
         self._user_agent = user_agent
-        self._signer: SigV4Auth | None = None
-        self._lock = threading.Lock()
-
-    def _sigv4(self) -> SigV4Auth:
-        # Credentials are looked up on first use, not at start-up: the chain may ask a metadata
-        # service, and a relay must start (and answer /health) without them.
-        with self._lock:
-            if self._signer is None:
-                credentials = self._credentials()
-                if credentials is None:
-                    raise NoCredentials(f"no AWS credentials found for {self._service}")
-                self._signer = SigV4Auth(credentials, self._service, self._region)
-            return self._signer
+        self._sigv4 = LazySigner(credentials, service, region)
 
     def request(self, path: str, body: bytes, headers: Mapping[str, str]) -> SignedRequest:
         """A signed POST of `body` to `path` (already percent-encoded)."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -19,7 +18,7 @@ from botocore.auth import S3SigV4Auth, SigV4Auth
 from botocore.awsrequest import AWSRequest, AWSResponse
 from botocore.httpsession import URLLib3Session
 
-from relay.backends.signed_http import NoCredentials
+from relay.backends.signed_http import LazySigner
 
 if TYPE_CHECKING:
     from botocore.credentials import Credentials
@@ -46,23 +45,13 @@ class SignedClient:
         endpoint: str,
         timeout: int = 30,
     ) -> None:
-        self._credentials = credentials
-        self._service, self._region = service, region
+        self._service = service
         self.endpoint = endpoint.rstrip("/")
         # Thread-safe (urllib3's pool); like botocore's clients, no proxies unless configured.
         self._http = URLLib3Session(timeout=timeout)
-        self._signer: SigV4Auth | None = None
-        self._lock = threading.Lock()
-
-    def _sigv4(self) -> SigV4Auth:
-        with self._lock:
-            if self._signer is None:
-                credentials = self._credentials()
-                if credentials is None:
-                    raise NoCredentials(f"no AWS credentials found for {self._service}")
-                kind = S3SigV4Auth if self._service == "s3" else SigV4Auth
-                self._signer = kind(credentials, self._service, self._region)
-            return self._signer
+        self._sigv4 = LazySigner(
+            credentials, service, region, S3SigV4Auth if service == "s3" else SigV4Auth
+        )
 
     def send(
         self,

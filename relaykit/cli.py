@@ -1,5 +1,5 @@
 """The `relaykit` console script: the local quickstart, the relay and the simulator, keys and
-usage, and the operator's commands (status, invoke, env, cost, doctor).
+usage, and the operator's commands (status, invoke, env, cost, doctor, connect).
 
 Built on typer (click) with rich. Exit codes: 0 on success; 1 with one `relaykit: error:` line on
 stderr that names the flag and the fix (`--debug` adds the traceback); 2 for bad arguments, with
@@ -18,6 +18,7 @@ import typer
 
 from relaykit import (
     client_env,
+    connect,
     cost_estimate,
     doctor,
     invoke,
@@ -83,6 +84,7 @@ app.command()(invoke.invoke)
 app.command("env")(client_env.env)
 app.command()(cost_estimate.cost)
 app.command("doctor")(doctor.doctor)
+app.add_typer(connect.connect, name="connect")
 
 
 def _fail(message: str) -> int:

@@ -29,7 +29,11 @@ What differs from a deployment to AWS, and why each difference is honest:
 - Custom resources: moto hands their event to the function, which it could only run in Docker;
   the rehearsal receives the event instead and answers SUCCESS at moto's response URL, as the
   function's cfn-response would. What the handlers do is tested in tests/lambdas, not here.
-- The Hong Kong relay cannot be rehearsed (`CROSS_REGION_LIMIT`).
+- The Hong Kong relay with the guardrail on cannot be rehearsed (`CROSS_REGION_LIMIT`).
+- With `relaykit.domain`, the hosted zone is created in moto and its id used instead of the
+  configured one (relaykit/rehearsal_domain.py). moto keeps the records and health checks but
+  creates neither the certificate nor the API Gateway custom domain (placeholders), and does not
+  keep a health check's EnableSNI.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ from typing import Any, Self
 import boto3
 
 from relaykit.rehearsal_aws import PLACEHOLDER
+from relaykit.rehearsal_domain import with_rehearsal_zone
 from relaykit.threaded import Running
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -168,12 +173,10 @@ class DeployRehearsal(Running):
     def deploy(self, context: Mapping[str, str] | None = None) -> dict[str, DeployedStack]:
         """Synthesise with `context` (over the rehearsal's), bootstrap, deploy every stack."""
         assembly = self.workdir / f"cdk.out.{self._steps + 1}"
-        overrides = {
-            **REHEARSAL_DEFAULTS,
-            **self._context,
-            **(context or {}),
-            **REHEARSAL_CONTEXT,
-        }
+        overrides = with_rehearsal_zone(
+            {**REHEARSAL_DEFAULTS, **self._context, **(context or {}), **REHEARSAL_CONTEXT},
+            self.client("route53"),
+        )
         flags = [arg for key, value in overrides.items() for arg in ("-c", f"{key}={value}")]
         self._cdk("synth", "--quiet", "--output", str(assembly), *flags)
         stacks = _stacks_of(assembly)

@@ -283,7 +283,7 @@ class Domain(_Section):
     @field_validator("hosted_zone_id")
     @classmethod
     def _zone_id(cls, value: str) -> str:
-        if not re.fullmatch(r"Z[A-Z0-9]{1,31}", value):
+        if not re.fullmatch(r"[A-Z0-9]{1,32}", value):
             raise ValueError(f"'{value}' is not a Route 53 hosted zone id such as 'Z0123456789ABC'")
         return value
 

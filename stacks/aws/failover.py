@@ -8,7 +8,6 @@ configuration, so it is refused here.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -20,7 +19,6 @@ from relay.catalog import Catalog, Model, Routing
 from relay.settings import ConfigError as RelayConfigError
 from relay.settings import FallbackStep, parse_fallbacks
 from relay.targets import BedrockTarget, NoRouteError, bedrock_target
-from stacks.aws.bedrock_grants import InvokeStatement, invoke_statements
 
 # Lambda's limit on a function's environment: every key and value together.
 LAMBDA_ENVIRONMENT_LIMIT = 4096
@@ -146,18 +144,6 @@ def fallback_targets(
     return tuple(dict.fromkeys(targets))
 
 
-def fallback_statements(
-    targets: tuple[BedrockTarget, ...], account: str
-) -> tuple[InvokeStatement, ...]:
-    """The statements invoking the fallback routes, their Sids apart from the primary's (the
-    same model through the same global profile from another region would repeat them)."""
-    return tuple(
-        dataclasses.replace(statement, sid=f"Fallback{i}{statement.sid}")
-        for i, target in enumerate(targets)
-        for statement in invoke_statements([target], account, count_tokens=False)
-    )
-
-
 def failover_environment(
     fallbacks: Mapping[str, tuple[str, ...]], vertex: VertexAccess | None
 ) -> dict[str, str]:
@@ -174,13 +160,11 @@ def environment_overflow(
 ) -> str | None:
     """Why the environment passes Lambda's 4 KB (CloudFormation says so only at deploy time),
     or None; `is_token` tells unresolved values, counted at TOKEN_ALLOWANCE each."""
-    size = sum(
-        len(k) + (TOKEN_ALLOWANCE if is_token(v) else len(v.encode()))
-        for k, v in environment.items()
-    )
+    sizes = {k: TOKEN_ALLOWANCE if is_token(v) else len(v.encode()) for k, v in environment.items()}
+    size = sum(len(k) + n for k, n in sizes.items())
     if size <= LAMBDA_ENVIRONMENT_LIMIT:
         return None
-    largest = sorted(environment, key=lambda k: -len(environment[k]))[:3]
+    largest = sorted(sizes, key=lambda k: -sizes[k])[:3]
     return (
         f"the relay's Lambda environment would take about {size} bytes, over Lambda's "
         f"{LAMBDA_ENVIRONMENT_LIMIT}; its largest values are {', '.join(largest)}: shorten "

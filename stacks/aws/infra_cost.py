@@ -47,6 +47,12 @@ DYNAMODB_PER_MILLION_WRITE_UNITS = Decimal("0.625")
 DYNAMODB_PER_MILLION_READ_UNITS = Decimal("0.125")
 # https://aws.amazon.com/xray/pricing/ (per trace recorded, beyond 100,000 a month)
 XRAY_PER_MILLION_TRACES = Decimal("5.00")
+# https://aws.amazon.com/route53/pricing/ (health checks: the basic check and each optional
+# feature, HTTPS among them, priced as a non-AWS endpoint: an execute-api host is not a
+# resource of the account, so the AWS-endpoint rates ($0.50 + $1.00, the first 50 basic checks
+# free) may apply but are not assumed). Alias queries to API Gateway are free.
+HEALTH_CHECK_MONTH = Decimal("0.75")
+HEALTH_CHECK_FEATURE_MONTH = Decimal("2.00")
 # https://aws.amazon.com/bedrock/pricing/ (Guardrails: sensitive information filter)
 GUARDRAIL_PII_PER_1000_TEXT_UNITS = Decimal("0.10")
 # https://aws.amazon.com/fargate/pricing/ (Linux, per vCPU-hour and GB-hour)
@@ -71,7 +77,9 @@ INTERFACE_ENDPOINTS = ("bedrock-runtime", "sqs", "logs", "ecr.api", "ecr.dkr")
 HOURS_PER_MONTH = 730
 # Free: EventBridge scheduled rules on the default bus (https://aws.amazon.com/eventbridge/pricing/),
 # AWS Budgets without actions, Cost Anomaly Detection, SNS e-mail (first 1,000 a month),
-# IAM, inference profiles, API keys and usage plans, idle Lambda, API Gateway and DynamoDB.
+# IAM, inference profiles, API keys and usage plans, idle Lambda, API Gateway and DynamoDB,
+# ACM public certificates (https://aws.amazon.com/certificate-manager/pricing/) and API
+# Gateway custom domain names.
 
 # --- A typical request: Haiku 4.5, 400 input and 150 output tokens -------------------------
 TYPICAL_MODEL = HAIKU_4_5
@@ -166,6 +174,17 @@ def _idle(template: Mapping[str, Any]) -> list[Item]:
     dashboards = len(_of_type(template, "AWS::CloudWatch::Dashboard"))
     if dashboards:
         items.append(Item(f"{dashboards} dashboard(s)", DASHBOARD_MONTH * dashboards))
+    for check in _of_type(template, "AWS::Route53::HealthCheck"):
+        features = _health_check_features(check.get("HealthCheckConfig", {}))
+        items.append(
+            Item(
+                f"Route 53 health check ({', '.join(features) or 'basic'})",
+                HEALTH_CHECK_MONTH + HEALTH_CHECK_FEATURE_MONTH * len(features),
+            )
+        )
+    certificates = len(_of_type(template, "AWS::CertificateManager::Certificate"))
+    if certificates:
+        items.append(Item(f"{certificates} ACM public certificate(s), free", Decimal(0)))
     return items + _scheduled(template) + _fargate_idle(template)
 
 
@@ -204,6 +223,21 @@ def _fargate_idle(template: Mapping[str, Any]) -> list[Item]:
             )
         )
     return items
+
+
+def _health_check_features(config: Mapping[str, Any]) -> list[str]:
+    """The optional features Route 53 bills a health check for."""
+    kind = str(config.get("Type", ""))
+    features = []
+    if kind.startswith("HTTPS"):
+        features.append("HTTPS")
+    if kind.endswith("STR_MATCH"):
+        features.append("string matching")
+    if config.get("RequestInterval") == 10:
+        features.append("fast interval")
+    if config.get("MeasureLatency"):
+        features.append("latency graphs")
+    return features
 
 
 def _scheduled(template: Mapping[str, Any]) -> list[Item]:

@@ -230,6 +230,8 @@ def test_version(capsys) -> None:
         ["env"],
         ["cost"],
         ["doctor"],
+        ["connect", "gcp-config"],
+        ["connect", "aws-config"],
     ],
 )
 def test_each_command_has_a_description_and_an_example(capsys, command: list[str]) -> None:

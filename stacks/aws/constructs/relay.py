@@ -42,7 +42,8 @@ from stacks.aws.constructs.function import FunctionProps, LoggedFunction, retent
 from stacks.aws.constructs.gateway_responses import add_gateway_responses
 from stacks.aws.constructs.usage_spool import UsageSpool, UsageSpoolProps
 from stacks.aws.constructs.web_acl import RelayWebAcl, RelayWebAclProps
-from stacks.aws.failover import environment_overflow, fallback_statements
+from stacks.aws.failover import environment_overflow
+from stacks.aws.fallback_grants import fallback_statements
 from stacks.aws.nag import acknowledge
 
 # What the relay does to its tables (relay/dynamo.py at runtime: key lookups, limit counters,

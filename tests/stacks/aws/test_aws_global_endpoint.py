@@ -16,6 +16,13 @@ from lint_tools import cfn_lint_findings, checkov_failures
 from test_aws_template_lint import CFN_LINT_SKIPPED, CHECKOV_SKIPPED
 
 from relay.catalog import DEFAULT_MODEL
+from relaykit.connect import ROLE_OUTPUT
+from stacks.aws.infra_cost import (
+    HEALTH_CHECK_FEATURE_MONTH,
+    HEALTH_CHECK_MONTH,
+    cost_table,
+    estimate,
+)
 
 ZONE = {"hostedZoneId": "Z0123456789ABCDEFGHIJ", "hostedZoneName": "example.com"}
 HOSTNAME = "claude.example.com"
@@ -129,7 +136,7 @@ def test_outputs_name_the_endpoint_role_bedrock_region_and_hostname(latency: Syn
     for name, stack in STACKS.items():
         outputs = latency.templates[stack]["Outputs"]
         region = next(r["region"] for r in RELAYS if r["name"] == name)
-        assert {"EndpointUrl", "RelayRoleArn", "BedrockRegion", "GlobalEndpointUrl"} <= set(outputs)
+        assert {"EndpointUrl", ROLE_OUTPUT, "BedrockRegion", "GlobalEndpointUrl"} <= set(outputs)
         assert outputs["GlobalEndpointUrl"]["Value"] == f"https://{HOSTNAME}"
         roles = resources(latency.templates[stack], "AWS::IAM::Role")
         names = [r["Properties"].get("RoleName") for r in roles.values()]
@@ -226,3 +233,23 @@ def test_multi_region_variants_pass_cdk_nag_and_cfn_lint(
 
 def test_the_latency_variant_passes_checkov(latency: Synthesis) -> None:
     assert checkov_failures(latency.outdir, CHECKOV_SKIPPED) == []
+
+
+GLOBAL_COST = ("<!-- cost-table-global:start -->", "<!-- cost-table-global:end -->")
+
+
+def test_each_region_pays_for_its_https_health_check_and_nothing_for_its_certificate(
+    latency: Synthesis,
+) -> None:
+    idle = {i.what: i.usd for i in estimate(latency.templates)[STACKS["hk"]].idle}
+    assert idle["Route 53 health check (HTTPS)"] == HEALTH_CHECK_MONTH + HEALTH_CHECK_FEATURE_MONTH
+    assert idle["1 ACM public certificate(s), free"] == 0
+
+
+def test_docs_show_the_cost_table_of_three_regions_behind_one_hostname(latency: Synthesis) -> None:
+    table = cost_table({"three regions, one hostname": latency.templates})
+    text = (REPO_ROOT / "docs" / "aws.md").read_text()
+    start, end = GLOBAL_COST
+    assert start in text, f"docs/aws.md has no {start} ... {end} section"
+    shown = text.split(start + "\n", 1)[1].split(end, 1)[0]
+    assert shown == table, f"regenerate docs/aws.md's global cost table:\n{table}"

@@ -43,7 +43,7 @@ def test_docs_show_the_cost_table_of_the_default_hong_kong_and_fargate_variants(
         {
             "default": default_synthesis.templates,
             "Hong Kong": hong_kong_synthesis.templates,
-            "Fargate (WAF on)": fargate_synthesis.templates,
+            "Fargate, one hostname, WAF on": fargate_synthesis.templates,
         }
     )
     assert _docs_table() == table, f"regenerate docs/aws.md's cost table ({REGENERATE}):\n{table}"

@@ -10,7 +10,12 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from stacks.aws.config import HONG_KONG, OPT_IN_REGIONS, Compute, RelayKitConfig, RelaySite
-from stacks.aws.constructs.alarms import RelayAlarms, RelayAlarmsProps
+from stacks.aws.constructs.alarms import (
+    FargateRelayMetrics,
+    LambdaRelayMetrics,
+    RelayAlarms,
+    RelayAlarmsProps,
+)
 from stacks.aws.constructs.batches import RelayBatches, RelayBatchesProps
 from stacks.aws.constructs.fargate import load_balancer_target
 from stacks.aws.constructs.fargate_relay import FargateRelay
@@ -75,6 +80,12 @@ class RelayStack(Stack):
             self.global_endpoint = self._global_endpoint(
                 config, site, lambda _: load_balancer_target(compute)
             )
+            self.alarms = self._alarms(
+                config,
+                site,
+                self.fargate_relay,
+                FargateRelayMetrics(compute.load_balancer, compute.target_group, compute.service),
+            )
             CfnOutput(self, "ClusterName", value=compute.cluster.cluster_name)
             CfnOutput(self, "ServiceName", value=compute.service.service_name)
             return
@@ -82,17 +93,12 @@ class RelayStack(Stack):
         self.batches = self._batches(
             config, site, account, self.relay.role, self.relay.function.function.add_environment
         )
-        self.alarms = RelayAlarms(
-            self,
-            "Alarms",
-            RelayAlarmsProps(
-                site=site,
-                settings=config.settings,
-                relay_function=self.relay.function.function,
-                authorizer_function=self.relay.authorizer_function.function,
-                usage_table=self.relay.usage_table,
-                usage_spool=self.relay.usage_spool.queue,
-                usage_dead_letters=self.relay.usage_spool.dead_letters,
+        self.alarms = self._alarms(
+            config,
+            site,
+            self.relay,
+            LambdaRelayMetrics(
+                self.relay.function.function, self.relay.authorizer_function.function
             ),
         )
         base_url = Fn.join(
@@ -111,7 +117,6 @@ class RelayStack(Stack):
             site,
             lambda name: api_gateway_target(name, self.relay.api, config.settings.stage_name),
         )
-        CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn)
         CfnOutput(
             self,
             "UsagePlanId",
@@ -165,6 +170,29 @@ class RelayStack(Stack):
             value=relay.usage_spool.queue.queue_url,
             description="Usage records waiting for the table: relaykit usage-replay --spool <this>",
         )
+
+    def _alarms(
+        self,
+        config: RelayKitConfig,
+        site: RelaySite,
+        relay: RelayState,
+        compute: LambdaRelayMetrics | FargateRelayMetrics,
+    ) -> RelayAlarms:
+        """The relay's alarms on its topic, whatever its compute."""
+        alarms = RelayAlarms(
+            self,
+            "Alarms",
+            RelayAlarmsProps(
+                site=site,
+                settings=config.settings,
+                compute=compute,
+                usage_table=relay.usage_table,
+                usage_spool=relay.usage_spool.queue,
+                usage_dead_letters=relay.usage_spool.dead_letters,
+            ),
+        )
+        CfnOutput(self, "AlarmTopicArn", value=alarms.topic.topic_arn)
+        return alarms
 
     def _batches(
         self,

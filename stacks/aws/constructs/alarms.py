@@ -1,12 +1,13 @@
 """Alarms on one relay, sent to an encrypted SNS topic with the configured e-mails.
 
 CloudWatch alarms only watch metrics of their own region, so each relay stack carries its own:
-success rate (API Gateway, non-5xx share), p99 time to first token, the relay's daily cost
-against the daily budget, the relay function's errors, throttles and concurrency near its
-reserved limit, the authorizer's errors, DynamoDB throttling, usage records waiting in the
-spool (the table refused them for three replays) or set aside in its dead-letter queue, and
-Bedrock throttling itself (InvocationThrottles, where Bedrock runs in the relay's region;
-otherwise the dashboard shows it).
+success rate (the non-5xx share at API Gateway, or at the load balancer for a Fargate relay), p99
+time to first token, the relay's daily cost against the daily budget, DynamoDB throttling, usage
+records waiting in the spool (the table refused them for three replays) or set aside in its
+dead-letter queue, and Bedrock throttling itself (InvocationThrottles, where Bedrock runs in the
+relay's region; otherwise the dashboard shows it). Per compute: on Lambda the relay function's
+errors, throttles and concurrency near its reserved limit and the authorizer's errors; on
+Fargate unhealthy tasks and the service's CPU near saturation (autoscaling at its maximum).
 A key reaching its own limit is a `rate_limit_error` metric, not an alarm: it is the limit
 working. Each alarm is $0.10 a month per metric it reads (docs/aws.md's cost table).
 """
@@ -19,6 +20,8 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -33,14 +36,33 @@ from stacks.aws.nag import acknowledge
 
 # Alarm when the relay's concurrency reaches this share of its reserved concurrency.
 CONCURRENCY_ALARM_SHARE = 0.8
+# Alarm when a Fargate relay's tasks average this CPU: autoscaling targets less, so this much
+# for 15 minutes means the service is at its maximum task count (relaykit.fargate.maxTasks).
+FARGATE_CPU_ALARM_PERCENT = 90
+
+
+@dataclass(frozen=True)
+class LambdaRelayMetrics:
+    """What a Lambda relay's alarms watch beside the shared ones."""
+
+    relay_function: lambda_.IFunction
+    authorizer_function: lambda_.IFunction
+
+
+@dataclass(frozen=True)
+class FargateRelayMetrics:
+    """What a Fargate relay's alarms watch beside the shared ones."""
+
+    load_balancer: elbv2.ApplicationLoadBalancer
+    target_group: elbv2.ApplicationTargetGroup
+    service: ecs.FargateService
 
 
 @dataclass(frozen=True)
 class RelayAlarmsProps:
     site: RelaySite
     settings: RelayKitSettings
-    relay_function: lambda_.IFunction
-    authorizer_function: lambda_.IFunction
+    compute: LambdaRelayMetrics | FargateRelayMetrics
     usage_table: dynamodb.ITable
     usage_spool: sqs.IQueue
     usage_dead_letters: sqs.IQueue
@@ -92,13 +114,12 @@ class RelayAlarms(Construct):
         for email in thresholds.emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
         self.alarms: dict[str, cw.Alarm] = {}
-        count = metrics.api(site, stage, "Count")
-        server_errors = metrics.api(site, stage, "5XXError")
+        requests, server_errors = self._requests_and_server_errors(props.compute, site, stage)
         self._add(
             "SuccessRate",
             cw.MathExpression(
                 expression="100 * (requests - errors) / requests",
-                using_metrics={"requests": count, "errors": server_errors},
+                using_metrics={"requests": requests, "errors": server_errors},
                 label="Success rate (%)",
                 period=metrics.FIVE_MINUTES,
             ),
@@ -145,7 +166,11 @@ class RelayAlarms(Construct):
             datapoints=1,
         )
 
-        self._add_function_alarms(props)
+        if isinstance(props.compute, LambdaRelayMetrics):
+            self._add_function_alarms(props.compute, props.settings)
+        else:
+            self._add_task_alarms(props.compute)
+        self._add_store_alarms(props)
         for target in site.targets if site.bedrock_region == site.region else ():
             suffix = "".join(w.title() for w in target.model.alias.split("-"))
             self._add(
@@ -161,9 +186,57 @@ class RelayAlarms(Construct):
                 datapoints=2,
             )
 
-    def _add_function_alarms(self, props: RelayAlarmsProps) -> None:
-        relay, authorizer = props.relay_function, props.authorizer_function
-        reserved = props.settings.lambda_.reserved_concurrency
+    @staticmethod
+    def _requests_and_server_errors(
+        compute: LambdaRelayMetrics | FargateRelayMetrics, site: RelaySite, stage: str
+    ) -> tuple[cw.IMetric, cw.IMetric]:
+        if isinstance(compute, LambdaRelayMetrics):
+            return metrics.api(site, stage, "Count"), metrics.api(site, stage, "5XXError")
+        balancer = compute.load_balancer.metrics
+        # The relay's own 5xx and the load balancer's (no healthy task, a task cut off).
+        errors = cw.MathExpression(
+            expression="FILL(relay, 0) + FILL(balancer, 0)",
+            using_metrics={
+                "relay": balancer.http_code_target(
+                    elbv2.HttpCodeTarget.TARGET_5XX_COUNT, period=metrics.FIVE_MINUTES
+                ),
+                "balancer": balancer.http_code_elb(
+                    elbv2.HttpCodeElb.ELB_5XX_COUNT, period=metrics.FIVE_MINUTES
+                ),
+            },
+            label="5xx answers",
+            period=metrics.FIVE_MINUTES,
+        )
+        return balancer.request_count(period=metrics.FIVE_MINUTES), errors
+
+    def _add_task_alarms(self, compute: FargateRelayMetrics) -> None:
+        self._add(
+            "UnhealthyTasks",
+            compute.target_group.metrics.unhealthy_host_count(
+                statistic="Maximum", period=metrics.FIVE_MINUTES
+            ),
+            threshold=1,
+            comparison=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            description="A relay task fails its /health checks (or cannot reach Bedrock)",
+            evaluation_periods=3,
+            datapoints=2,
+        )
+        self._add(
+            "TasksCpu",
+            compute.service.metric_cpu_utilization(period=metrics.FIVE_MINUTES),
+            threshold=FARGATE_CPU_ALARM_PERCENT,
+            comparison=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            description=(
+                f"Relay tasks at {FARGATE_CPU_ALARM_PERCENT}% CPU for 15 minutes: the service is "
+                "at relaykit.fargate.maxTasks and requests queue"
+            ),
+            evaluation_periods=3,
+            datapoints=3,
+        )
+
+    def _add_function_alarms(self, compute: LambdaRelayMetrics, settings: RelayKitSettings) -> None:
+        relay, authorizer = compute.relay_function, compute.authorizer_function
+        reserved = settings.lambda_.reserved_concurrency
         self._add(
             "RelayErrors",
             relay.metric_errors(period=metrics.FIVE_MINUTES),
@@ -203,6 +276,8 @@ class RelayAlarms(Construct):
             evaluation_periods=3,
             datapoints=2,
         )
+
+    def _add_store_alarms(self, props: RelayAlarmsProps) -> None:
         table = props.usage_table
         self._add(
             "TableThrottles",

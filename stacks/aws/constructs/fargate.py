@@ -141,6 +141,9 @@ class FargateCompute(Construct):
             "PORT": str(PORT),
             # The relay checks keys against its table itself: there is no API Gateway in front.
             "RELAY_AUTH": "keys",
+            # Metrics as EMF lines on stdout: the awslogs driver sends them with PutLogEvents,
+            # and CloudWatch extracts them as from Lambda's logs (the dashboard and alarms).
+            "RELAY_METRICS": "emf",
             "RELAY_MAX_BODY_BYTES": str(FARGATE_MAX_BODY_BYTES),
             "RELAY_KEEP_ALIVE": str(FARGATE_KEEP_ALIVE_SECONDS),
             "RELAY_GRACEFUL_SHUTDOWN": str(FARGATE_GRACEFUL_SHUTDOWN_SECONDS),

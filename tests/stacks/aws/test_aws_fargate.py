@@ -410,3 +410,50 @@ def test_plain_http_only_when_asked_and_then_on_port_80(tmp_path: Path) -> None:
         if k.startswith("FargateBalancer")
     ]
     assert [r["FromPort"] for r in group["SecurityGroupIngress"]] == [80]
+
+
+def test_a_fargate_relay_has_its_alarms_and_emits_the_metrics_they_read(
+    fargate_synthesis: Any,
+) -> None:
+    template = _template(fargate_synthesis)
+    alarms = {
+        logical_id: r["Properties"]
+        for logical_id, r in resources(template, "AWS::CloudWatch::Alarm").items()
+    }
+
+    def one(name: str) -> dict[str, Any]:
+        (found,) = [v for k, v in alarms.items() if k.startswith(f"Alarms{name}")]
+        return found
+
+    # Compute-independent: cost, latency, the key table and the usage spool.
+    for name in ("DailyCost", "P99Latency", "TableThrottles", "UsageSpooled", "UsageDeadLetters"):
+        assert [k for k in alarms if k.startswith(f"Alarms{name}")], name
+    # None of the Lambda relay's function alarms: there is no function.
+    assert not [k for k in alarms if k.startswith(("AlarmsRelay", "AlarmsAuthorizer"))]
+    # The success rate counts the load balancer's requests and both kinds of 5xx.
+    success = {
+        m["Id"]: m["MetricStat"]["Metric"]["MetricName"]
+        for m in one("SuccessRate")["Metrics"]
+        if "MetricStat" in m
+    }
+    assert set(success.values()) == {
+        "RequestCount",
+        "HTTPCode_Target_5XX_Count",
+        "HTTPCode_ELB_5XX_Count",
+    }
+    unhealthy = one("UnhealthyTasks")
+    assert (unhealthy["Namespace"], unhealthy["MetricName"]) == (
+        "AWS/ApplicationELB",
+        "UnHealthyHostCount",
+    )
+    cpu = one("TasksCpu")
+    assert (cpu["Namespace"], cpu["MetricName"], cpu["Threshold"]) == (
+        "AWS/ECS",
+        "CPUUtilization",
+        90,
+    )
+    topic = next(iter(resources(template, "AWS::SNS::Topic")))
+    assert all(a["AlarmActions"] == [{"Ref": topic}] for a in alarms.values())
+    assert "AlarmTopicArn" in template["Outputs"]
+    # The alarms and the dashboard read the relay's own metrics (EMF lines in its logs).
+    assert _environment(template)["RELAY_METRICS"] == "emf"

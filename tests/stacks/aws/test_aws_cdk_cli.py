@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 from aws_stack_helpers import NODE_BIN, PREFIX, REPO_ROOT, use_pinned_node
@@ -55,3 +56,22 @@ def test_cdk_synth_of_the_defaults_with_a_recipient_works_offline(tmp_path: Path
     }
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["artifacts"][f"{PREFIX}-Relay-Primary"]["environment"].startswith("aws://")
+
+
+def test_cdk_in_python_runs_on_the_pinned_node_whatever_node_is_on_path() -> None:
+    # A fresh machine's `node` is Node 20 (end-of-life: jsii warns on stderr at every import);
+    # stacks.aws points jsii at the bootstrap's Node 22.
+    path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if p != str(NODE_BIN))
+    env = {k: v for k, v in os.environ.items() if k != "JSII_NODE"} | {"PATH": path}
+    probe = "import os, stacks.aws, aws_cdk; print(os.environ['JSII_NODE'])"
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert result.stdout.strip() == str(NODE_BIN / "node")
+    assert result.stderr == ""

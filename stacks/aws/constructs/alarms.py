@@ -48,6 +48,12 @@ class LambdaRelayMetrics:
     relay_function: lambda_.IFunction
     authorizer_function: lambda_.IFunction
 
+    def requests_and_server_errors(
+        self, site: RelaySite, stage: str
+    ) -> tuple[cw.IMetric, cw.IMetric]:
+        """The success rate's terms, counted at API Gateway."""
+        return metrics.api(site, stage, "Count"), metrics.api(site, stage, "5XXError")
+
 
 @dataclass(frozen=True)
 class FargateRelayMetrics:
@@ -56,6 +62,27 @@ class FargateRelayMetrics:
     load_balancer: elbv2.ApplicationLoadBalancer
     target_group: elbv2.ApplicationTargetGroup
     service: ecs.FargateService
+
+    def requests_and_server_errors(
+        self, site: RelaySite, stage: str
+    ) -> tuple[cw.IMetric, cw.IMetric]:
+        """The success rate's terms, counted at the load balancer: the relay's own 5xx and the
+        load balancer's (no healthy task, a task cut off)."""
+        balancer = self.load_balancer.metrics
+        errors = cw.MathExpression(
+            expression="FILL(relay, 0) + FILL(balancer, 0)",
+            using_metrics={
+                "relay": balancer.http_code_target(
+                    elbv2.HttpCodeTarget.TARGET_5XX_COUNT, period=metrics.FIVE_MINUTES
+                ),
+                "balancer": balancer.http_code_elb(
+                    elbv2.HttpCodeElb.ELB_5XX_COUNT, period=metrics.FIVE_MINUTES
+                ),
+            },
+            label="5xx answers",
+            period=metrics.FIVE_MINUTES,
+        )
+        return balancer.request_count(period=metrics.FIVE_MINUTES), errors
 
 
 @dataclass(frozen=True)
@@ -114,7 +141,7 @@ class RelayAlarms(Construct):
         for email in thresholds.emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
         self.alarms: dict[str, cw.Alarm] = {}
-        requests, server_errors = self._requests_and_server_errors(props.compute, site, stage)
+        requests, server_errors = props.compute.requests_and_server_errors(site, stage)
         self._add(
             "SuccessRate",
             cw.MathExpression(
@@ -185,29 +212,6 @@ class RelayAlarms(Construct):
                 evaluation_periods=3,
                 datapoints=2,
             )
-
-    @staticmethod
-    def _requests_and_server_errors(
-        compute: LambdaRelayMetrics | FargateRelayMetrics, site: RelaySite, stage: str
-    ) -> tuple[cw.IMetric, cw.IMetric]:
-        if isinstance(compute, LambdaRelayMetrics):
-            return metrics.api(site, stage, "Count"), metrics.api(site, stage, "5XXError")
-        balancer = compute.load_balancer.metrics
-        # The relay's own 5xx and the load balancer's (no healthy task, a task cut off).
-        errors = cw.MathExpression(
-            expression="FILL(relay, 0) + FILL(balancer, 0)",
-            using_metrics={
-                "relay": balancer.http_code_target(
-                    elbv2.HttpCodeTarget.TARGET_5XX_COUNT, period=metrics.FIVE_MINUTES
-                ),
-                "balancer": balancer.http_code_elb(
-                    elbv2.HttpCodeElb.ELB_5XX_COUNT, period=metrics.FIVE_MINUTES
-                ),
-            },
-            label="5xx answers",
-            period=metrics.FIVE_MINUTES,
-        )
-        return balancer.request_count(period=metrics.FIVE_MINUTES), errors
 
     def _add_task_alarms(self, compute: FargateRelayMetrics) -> None:
         self._add(

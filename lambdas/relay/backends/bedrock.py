@@ -20,6 +20,7 @@ from relay.backends.base import Call, Event, Metrics, Stream
 from relay.backends.http1 import ConnectFailed, HttpSettings, Response, TimedOut, TransportError
 from relay.backends.signed_http import AsyncClients, NoCredentials, SignedHttp, SignedRequest
 from relay.errors import ApiError, ErrorType
+from relay.reachability import runtime_endpoint
 
 if TYPE_CHECKING:
     import boto3
@@ -92,9 +93,7 @@ class BedrockBackend:
         """A backend for `region`; `clients` (the connection pools) may be shared by regions."""
         import boto3
 
-        endpoint = (
-            settings.bedrock_endpoint_url or f"https://bedrock-runtime.{region}.amazonaws.com"
-        )
+        endpoint = runtime_endpoint(region, settings.bedrock_endpoint_url)
         clients = clients or AsyncClients(
             HttpSettings(settings.connect_timeout, settings.read_timeout)
         )
